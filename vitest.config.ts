@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// Two groups: pure logic (`unit`) runs without any server; everything that talks to the real
+// broker, Redis or serverless-offline (`stack`) shares one local stack brought up once by the
+// global setup. Tests that stop and restart shared servers (`outage`) run alone, after the
+// others, so they cannot pull a server out from under a test running beside them.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'stack',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          exclude: ['test/**/*.outage.test.ts'],
+          globalSetup: ['test/support/global-stack.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: 'outage',
+          include: ['test/**/*.outage.test.ts'],
+          globalSetup: ['test/support/global-stack.ts'],
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
+  },
+});
