@@ -6,6 +6,7 @@ import { defineConfig } from 'vitest/config';
 // others, so they cannot pull a server out from under a test running beside them.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/support/summary-reporter.ts'],
     projects: [
       {
         test: {

@@ -1,0 +1,225 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+
+/**
+ * Environment -> one typed, validated configuration. The two profiles are the original
+ * design's: development favours fast failure and convenience, production favours patience
+ * and refuses anything that would put credentials on the wire in plaintext.
+ */
+
+export type Profile = 'development' | 'production';
+
+export type SaslConfig =
+  | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
+  | { mechanism: 'aws-iam' };
+
+export interface KafkaConfig {
+  clientId: string;
+  /** Bootstrap brokers; empty when they come from MSK discovery or Kafka is not configured. */
+  brokers: string[];
+  mskClusterArn: string | undefined;
+  region: string | undefined;
+  ssl: boolean;
+  sasl: SaslConfig | undefined;
+  connectionTimeoutMs: number;
+  retry: { initialRetryTimeMs: number; retries: number };
+  allowAutoTopicCreation: boolean;
+}
+
+export interface RedisConfig {
+  url: string;
+  token: string;
+  /** Upper bound for one REST request, so an unreachable endpoint cannot hang a Lambda. */
+  requestTimeoutMs: number;
+  retries: number;
+}
+
+export interface Config {
+  profile: Profile;
+  stage: string;
+  /** Undefined when neither KAFKA_BROKERS nor MSK_CLUSTER_ARN is set (development only). */
+  kafka: KafkaConfig | undefined;
+  /** Undefined when UPSTASH_REDIS_REST_URL is not set (development only). */
+  redis: RedisConfig | undefined;
+}
+
+const PROFILE_DEFAULTS = {
+  development: {
+    connectionTimeoutMs: 3_000,
+    retry: { initialRetryTimeMs: 100, retries: 3 },
+    allowAutoTopicCreation: true,
+    redisRequestTimeoutMs: 1_000,
+    redisRetries: 1,
+  },
+  production: {
+    connectionTimeoutMs: 10_000,
+    retry: { initialRetryTimeMs: 300, retries: 8 },
+    allowAutoTopicCreation: false,
+    redisRequestTimeoutMs: 3_000,
+    redisRetries: 2,
+  },
+} as const;
+
+const blankToUndefined = (value: unknown) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(blankToUndefined, schema.optional());
+
+const brokerList = z
+  .string()
+  .transform((value) => value.split(',').map((broker) => broker.trim()))
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be a comma-separated list of host:port entries'),
+    ),
+  );
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+
+const envSchema = z.object({
+  NODE_ENV: optional(z.string()),
+  STAGE: optional(z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits or -')),
+  KAFKA_CLIENT_ID: optional(
+    z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -'),
+  ),
+  KAFKA_BROKERS: optional(brokerList),
+  MSK_CLUSTER_ARN: optional(
+    z
+      .string()
+      .regex(
+        /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/,
+        'must be an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>)',
+      ),
+  ),
+  AWS_REGION: optional(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region')),
+  KAFKA_SSL: optional(booleanFlag),
+  KAFKA_SASL_MECHANISM: optional(
+    z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'aws-iam'], {
+      error: 'must be one of plain, scram-sha-256, scram-sha-512, aws-iam',
+    }),
+  ),
+  KAFKA_SASL_USERNAME: optional(z.string()),
+  KAFKA_SASL_PASSWORD: optional(z.string()),
+  UPSTASH_REDIS_REST_URL: optional(
+    z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
+  ),
+  UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+const fail = (variable: string, problem: string): never => {
+  throw new ConfigError(`Invalid configuration: ${variable} ${problem}.`, variable);
+};
+
+/** The profile an environment selects: production for NODE_ENV=production or STAGE=prod(uction). */
+export const profileOf = (env: { NODE_ENV?: string; STAGE?: string }): Profile =>
+  env.NODE_ENV === 'production' || env.STAGE === 'prod' || env.STAGE === 'production'
+    ? 'production'
+    : 'development';
+
+const regionOfArn = (arn: string) => arn.split(':')[3];
+
+const saslOf = (env: Env): SaslConfig | undefined => {
+  const mechanism = env.KAFKA_SASL_MECHANISM;
+  if (mechanism === undefined) {
+    if (env.KAFKA_SASL_USERNAME !== undefined || env.KAFKA_SASL_PASSWORD !== undefined) {
+      fail('KAFKA_SASL_MECHANISM', 'is required when KAFKA_SASL_USERNAME/PASSWORD are set');
+    }
+    return undefined;
+  }
+  if (mechanism === 'aws-iam') return { mechanism };
+  const username =
+    env.KAFKA_SASL_USERNAME ?? fail('KAFKA_SASL_USERNAME', `is required for ${mechanism}`);
+  const password =
+    env.KAFKA_SASL_PASSWORD ?? fail('KAFKA_SASL_PASSWORD', `is required for ${mechanism}`);
+  return { mechanism, username, password };
+};
+
+const kafkaOf = (env: Env, profile: Profile): KafkaConfig | undefined => {
+  const brokers = env.KAFKA_BROKERS ?? [];
+  const mskClusterArn = env.MSK_CLUSTER_ARN;
+  if (brokers.length > 0 && mskClusterArn !== undefined) {
+    fail(
+      'KAFKA_BROKERS',
+      'and MSK_CLUSTER_ARN are both set; set one (brokers are discovered from the ARN)',
+    );
+  }
+  if (brokers.length === 0 && mskClusterArn === undefined) {
+    if (profile === 'production')
+      fail('KAFKA_BROKERS', 'or MSK_CLUSTER_ARN is required in production');
+    return undefined;
+  }
+  const sasl = saslOf(env);
+  const ssl = env.KAFKA_SSL ?? profile === 'production';
+  if (profile === 'production') {
+    if (!ssl) fail('KAFKA_SSL', 'must be true in production (TLS is required)');
+    if (sasl === undefined)
+      fail('KAFKA_SASL_MECHANISM', 'is required in production (SASL is required)');
+  }
+  const defaults = PROFILE_DEFAULTS[profile];
+  return {
+    clientId: env.KAFKA_CLIENT_ID ?? 'narad-services',
+    brokers,
+    mskClusterArn,
+    region: env.AWS_REGION ?? (mskClusterArn ? regionOfArn(mskClusterArn) : undefined),
+    ssl,
+    sasl,
+    connectionTimeoutMs: defaults.connectionTimeoutMs,
+    retry: { ...defaults.retry },
+    allowAutoTopicCreation: defaults.allowAutoTopicCreation,
+  };
+};
+
+const redisOf = (env: Env, profile: Profile): RedisConfig | undefined => {
+  const url = env.UPSTASH_REDIS_REST_URL;
+  if (url === undefined) {
+    if (profile === 'production') fail('UPSTASH_REDIS_REST_URL', 'is required in production');
+    if (env.UPSTASH_REDIS_REST_TOKEN !== undefined) {
+      fail('UPSTASH_REDIS_REST_URL', 'is required when UPSTASH_REDIS_REST_TOKEN is set');
+    }
+    return undefined;
+  }
+  if (profile === 'production' && !url.startsWith('https:')) {
+    fail(
+      'UPSTASH_REDIS_REST_URL',
+      'must be an https URL in production (the token would travel in plaintext)',
+    );
+  }
+  const token =
+    env.UPSTASH_REDIS_REST_TOKEN ??
+    fail('UPSTASH_REDIS_REST_TOKEN', 'is required when UPSTASH_REDIS_REST_URL is set');
+  const defaults = PROFILE_DEFAULTS[profile];
+  return {
+    url,
+    token,
+    requestTimeoutMs: defaults.redisRequestTimeoutMs,
+    retries: defaults.redisRetries,
+  };
+};
+
+/**
+ * Reads and validates the configuration.
+ * @throws ConfigError naming the first bad variable; the message never contains a secret value.
+ */
+export const loadConfig = (source: Record<string, string | undefined> = process.env): Config => {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    return fail(variable, issue?.message ?? 'is invalid');
+  }
+  const env = parsed.data;
+  const profile = profileOf(env);
+  return {
+    profile,
+    stage: env.STAGE ?? (profile === 'production' ? 'prod' : 'dev'),
+    kafka: kafkaOf(env, profile),
+    redis: redisOf(env, profile),
+  };
+};

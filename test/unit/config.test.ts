@@ -1,0 +1,220 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, profileOf } from '../../lib/config.ts';
+import { ConfigError } from '../../lib/errors.ts';
+
+const LOCAL = {
+  KAFKA_BROKERS: '127.0.0.1:9092',
+  UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:8079',
+  UPSTASH_REDIS_REST_TOKEN: 'dev-token',
+};
+
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  KAFKA_BROKERS: 'b-1.example.kafka.us-east-1.amazonaws.com:9096',
+  KAFKA_SSL: 'true',
+  KAFKA_SASL_MECHANISM: 'scram-sha-512',
+  KAFKA_SASL_USERNAME: 'narad',
+  KAFKA_SASL_PASSWORD: 'prod-secret-password',
+  UPSTASH_REDIS_REST_URL: 'https://eu1-example.upstash.io',
+  UPSTASH_REDIS_REST_TOKEN: 'prod-secret-token',
+};
+
+/** The ConfigError that loading `env` throws (fails the test if it does not throw). */
+const configErrorOf = (env: Record<string, string>): ConfigError => {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected loadConfig to throw a ConfigError');
+};
+
+describe('profiles', () => {
+  it('is development unless NODE_ENV=production or STAGE is prod/production', () => {
+    expect(profileOf({})).toBe('development');
+    expect(profileOf({ NODE_ENV: 'test', STAGE: 'dev' })).toBe('development');
+    expect(profileOf({ NODE_ENV: 'production' })).toBe('production');
+    expect(profileOf({ STAGE: 'prod' })).toBe('production');
+    expect(profileOf({ STAGE: 'production' })).toBe('production');
+  });
+
+  it('gives development fast failure: 3 s connection timeout, 100 ms x3 retries, auto-created topics', () => {
+    const { kafka, redis, stage } = loadConfig(LOCAL);
+    expect(stage).toBe('dev');
+    expect(kafka).toMatchObject({
+      clientId: 'narad-services',
+      brokers: ['127.0.0.1:9092'],
+      ssl: false,
+      sasl: undefined,
+      connectionTimeoutMs: 3_000,
+      retry: { initialRetryTimeMs: 100, retries: 3 },
+      allowAutoTopicCreation: true,
+    });
+    expect(redis).toMatchObject({ url: LOCAL.UPSTASH_REDIS_REST_URL, requestTimeoutMs: 1_000 });
+  });
+
+  it('gives production patience: 10 s connection timeout, 300 ms x8 retries, no auto-created topics', () => {
+    const { profile, stage, kafka } = loadConfig(PRODUCTION);
+    expect(profile).toBe('production');
+    expect(stage).toBe('prod');
+    expect(kafka).toMatchObject({
+      ssl: true,
+      sasl: { mechanism: 'scram-sha-512', username: 'narad' },
+      connectionTimeoutMs: 10_000,
+      retry: { initialRetryTimeMs: 300, retries: 8 },
+      allowAutoTopicCreation: false,
+    });
+  });
+
+  it('leaves Kafka and Redis unconfigured in development when their variables are absent', () => {
+    const config = loadConfig({});
+    expect(config.kafka).toBeUndefined();
+    expect(config.redis).toBeUndefined();
+  });
+
+  it('treats blank variables as absent (serverless.yml passes unset params as empty strings)', () => {
+    const config = loadConfig({ ...LOCAL, MSK_CLUSTER_ARN: '', KAFKA_SASL_MECHANISM: ' ' });
+    expect(config.kafka?.mskClusterArn).toBeUndefined();
+    expect(config.kafka?.sasl).toBeUndefined();
+  });
+
+  it('takes the region for MSK discovery from the cluster ARN when AWS_REGION is unset', () => {
+    const { kafka } = loadConfig({
+      MSK_CLUSTER_ARN: 'arn:aws:kafka:eu-west-1:123456789012:cluster/narad/751d2973-a626-431c',
+    });
+    expect(kafka).toMatchObject({ brokers: [], region: 'eu-west-1' });
+  });
+});
+
+describe('a bad or missing variable fails with one message naming it', () => {
+  const cases: Array<[string, Record<string, string>, RegExp]> = [
+    [
+      'KAFKA_BROKERS',
+      { KAFKA_BROKERS: 'localhost' },
+      /KAFKA_BROKERS must be a comma-separated list of host:port/,
+    ],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: '127.0.0.1:9092,' }, /KAFKA_BROKERS must be/],
+    ['KAFKA_CLIENT_ID', { KAFKA_CLIENT_ID: 'has spaces' }, /KAFKA_CLIENT_ID must be 1-100 of/],
+    [
+      'MSK_CLUSTER_ARN',
+      { MSK_CLUSTER_ARN: 'arn:aws:s3:::bucket' },
+      /MSK_CLUSTER_ARN must be an MSK cluster ARN/,
+    ],
+    [
+      'KAFKA_BROKERS',
+      {
+        KAFKA_BROKERS: '127.0.0.1:9092',
+        MSK_CLUSTER_ARN: 'arn:aws:kafka:us-east-1:123456789012:cluster/a/b',
+      },
+      /KAFKA_BROKERS and MSK_CLUSTER_ARN are both set/,
+    ],
+    ['AWS_REGION', { AWS_REGION: 'mars' }, /AWS_REGION must be an AWS region/],
+    ['KAFKA_SSL', { KAFKA_SSL: 'maybe' }, /KAFKA_SSL must be true or false/],
+    [
+      'KAFKA_SASL_MECHANISM',
+      { KAFKA_SASL_MECHANISM: 'gssapi' },
+      /KAFKA_SASL_MECHANISM must be one of plain, scram-sha-256/,
+    ],
+    [
+      'KAFKA_SASL_USERNAME',
+      { ...LOCAL, KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: 'pw' },
+      /KAFKA_SASL_USERNAME is required for plain/,
+    ],
+    [
+      'KAFKA_SASL_PASSWORD',
+      { ...LOCAL, KAFKA_SASL_MECHANISM: 'scram-sha-256', KAFKA_SASL_USERNAME: 'u' },
+      /KAFKA_SASL_PASSWORD is required for scram-sha-256/,
+    ],
+    [
+      'KAFKA_SASL_MECHANISM',
+      { ...LOCAL, KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'pw' },
+      /KAFKA_SASL_MECHANISM is required when KAFKA_SASL_USERNAME\/PASSWORD are set/,
+    ],
+    [
+      'UPSTASH_REDIS_REST_URL',
+      { UPSTASH_REDIS_REST_URL: 'redis://127.0.0.1:6379' },
+      /UPSTASH_REDIS_REST_URL must be an http\(s\) URL/,
+    ],
+    [
+      'UPSTASH_REDIS_REST_URL',
+      { UPSTASH_REDIS_REST_TOKEN: 't' },
+      /UPSTASH_REDIS_REST_URL is required when UPSTASH_REDIS_REST_TOKEN is set/,
+    ],
+    [
+      'UPSTASH_REDIS_REST_TOKEN',
+      { UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:8079' },
+      /UPSTASH_REDIS_REST_TOKEN is required/,
+    ],
+    ['STAGE', { STAGE: 'Prod Stage' }, /STAGE must be lower-case letters, digits or -/],
+  ];
+
+  it.each(cases)('%s: %j', (variable, env, message) => {
+    const error = configErrorOf(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+    expect(error.message).toMatch(/^Invalid configuration: /);
+  });
+});
+
+describe('production refuses anything that would send credentials in plaintext', () => {
+  const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
+    ['KAFKA_SSL', { KAFKA_SSL: 'false' }, /KAFKA_SSL must be true in production/],
+    [
+      'KAFKA_SASL_MECHANISM',
+      {
+        KAFKA_SASL_MECHANISM: undefined,
+        KAFKA_SASL_USERNAME: undefined,
+        KAFKA_SASL_PASSWORD: undefined,
+      },
+      /KAFKA_SASL_MECHANISM is required in production/,
+    ],
+    [
+      'UPSTASH_REDIS_REST_URL',
+      { UPSTASH_REDIS_REST_URL: 'http://redis.internal:8079' },
+      /must be an https URL in production/,
+    ],
+    [
+      'KAFKA_BROKERS',
+      { KAFKA_BROKERS: undefined },
+      /KAFKA_BROKERS or MSK_CLUSTER_ARN is required in production/,
+    ],
+    [
+      'UPSTASH_REDIS_REST_URL',
+      { UPSTASH_REDIS_REST_URL: undefined, UPSTASH_REDIS_REST_TOKEN: undefined },
+      /UPSTASH_REDIS_REST_URL is required in production/,
+    ],
+  ];
+
+  it.each(cases)('%s', (variable, overrides, message) => {
+    const env = Object.fromEntries(
+      Object.entries({ ...PRODUCTION, ...overrides }).filter(([, value]) => value !== undefined),
+    ) as Record<string, string>;
+    const error = configErrorOf(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+  });
+
+  it('accepts TLS with SASL/IAM and no password at all', () => {
+    const { KAFKA_SASL_USERNAME: _u, KAFKA_SASL_PASSWORD: _p, ...rest } = PRODUCTION;
+    expect(loadConfig({ ...rest, KAFKA_SASL_MECHANISM: 'aws-iam' }).kafka?.sasl).toEqual({
+      mechanism: 'aws-iam',
+    });
+  });
+});
+
+describe('secrets never appear in errors', () => {
+  it('does not echo the SASL password or the Upstash token in any message', () => {
+    const secrets = ['prod-secret-password', 'prod-secret-token'];
+    const broken = [
+      { ...PRODUCTION, KAFKA_SSL: 'false' },
+      { ...PRODUCTION, UPSTASH_REDIS_REST_URL: 'http://x.example:1' },
+      { ...PRODUCTION, KAFKA_BROKERS: 'nope' },
+      { ...PRODUCTION, KAFKA_SASL_MECHANISM: 'prod-secret-password' },
+    ];
+    for (const env of broken) {
+      const { message } = configErrorOf(env);
+      for (const secret of secrets) expect(message).not.toContain(secret);
+    }
+  });
+});
