@@ -41,3 +41,63 @@ export class ServiceUnavailableError extends NaradError {
     this.name = 'ServiceUnavailableError';
   }
 }
+
+/** Kafka refused or failed a send; `topic` names where it was going. */
+export class KafkaSendError extends NaradError {
+  constructor(
+    message: string,
+    readonly topic: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'KafkaSendError';
+  }
+}
+
+/** No broker could be reached (down, wrong address, network). Retrying later may succeed. */
+export class KafkaUnavailableError extends KafkaSendError {
+  override name = 'KafkaUnavailableError';
+}
+
+/** The brokers rejected our credentials (SASL). Retrying will not help; fix the secret. */
+export class KafkaAuthenticationError extends KafkaSendError {
+  override name = 'KafkaAuthenticationError';
+}
+
+/** The principal may not write to the topic (ACLs / IAM policy). */
+export class KafkaAuthorizationError extends KafkaSendError {
+  override name = 'KafkaAuthorizationError';
+}
+
+/** A message is larger than the broker or topic accepts (message.max.bytes). */
+export class KafkaMessageTooLargeError extends KafkaSendError {
+  override name = 'KafkaMessageTooLargeError';
+}
+
+/** Neither Kafka nor the Redis fallback list took the message; the caller must retry. */
+export class MessageNotAcceptedError extends NaradError {
+  constructor(
+    message: string,
+    readonly topic: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'MessageNotAcceptedError';
+  }
+}
+
+/** Redis could not be reached in time (network, timeout). The memory fallback may take over. */
+export class RedisUnavailableError extends ServiceUnavailableError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 'redis', options);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
+/** Redis answered with an error (wrong token, wrong type, bad command). Not an outage. */
+export class RedisCommandError extends NaradError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'RedisCommandError';
+  }
+}

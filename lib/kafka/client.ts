@@ -1,25 +1,32 @@
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import type { KafkaClientConfig } from '@aws-sdk/client-kafka';
+import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
+import { saslOptionsOf } from './auth.ts';
+import { discoverBrokers } from './discovery.ts';
 
-const saslOptionsOf = (sasl: KafkaConfig['sasl']): SASLOptions | undefined => {
-  if (sasl === undefined) return undefined;
-  if (sasl.mechanism === 'aws-iam') {
-    throw new Error('KAFKA_SASL_MECHANISM=aws-iam is not supported by this build yet');
-  }
-  return sasl;
-};
+export interface KafkaClientOptions {
+  /** For tests: where the MSK API lives, credentials to sign with. */
+  discovery?: KafkaClientConfig;
+  /** For tests and instrumentation: how TCP sockets are made. */
+  socketFactory?: KafkaJsConfig['socketFactory'];
+}
 
 /**
- * A kafkajs client for the given brokers with the profile's timeouts, retries and auth.
- * Creating it opens nothing; connections are made by the producer or admin built from it.
+ * A kafkajs client with the profile's timeouts, retries and auth. Creating it opens nothing;
+ * with MSK_CLUSTER_ARN the brokers are discovered on first connection, not at import time.
  */
-export const createKafkaClient = (config: KafkaConfig, brokers: string[] = config.brokers): Kafka =>
+export const createKafkaClient = (config: KafkaConfig, options: KafkaClientOptions = {}): Kafka =>
   new Kafka({
     clientId: config.clientId,
-    brokers,
+    brokers:
+      config.mskClusterArn === undefined
+        ? config.brokers
+        : () => discoverBrokers(config, options.discovery),
     ssl: config.ssl,
-    sasl: saslOptionsOf(config.sasl),
+    sasl: saslOptionsOf(config),
     connectionTimeout: config.connectionTimeoutMs,
+    authenticationTimeout: config.connectionTimeoutMs,
     retry: config.retry,
     logLevel: logLevel.WARN,
+    ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
   });

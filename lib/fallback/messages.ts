@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import {
+  KafkaUnavailableError,
+  MessageNotAcceptedError,
+  RedisUnavailableError,
+} from '../errors.ts';
+import {
+  CORRELATION_ID_HEADER,
+  type KafkaService,
+  type OutgoingMessage,
+  type SendOptions,
+  type SendResult,
+} from '../kafka/producer.ts';
+import type { RedisService } from '../redis/service.ts';
+
+/** The Redis list holding messages for `topic` that Kafka could not take. */
+export const fallbackListKey = (topic: string): string => `kafka_fallback:${topic}`;
+const deadListKey = (topic: string) => `kafka_fallback_dead:${topic}`;
+const drainLockKey = (topic: string) => `kafka_fallback_lock:${topic}`;
+
+/** One entry of a fallback list: the seed's `{message, timestamp, originalTopic}` plus what a faithful replay needs. */
+export interface FallbackEntry {
+  id: string;
+  message: unknown;
+  key?: string;
+  headers: Record<string, string>;
+  timestamp: string;
+  originalTopic: string;
+}
+
+export interface MessagingDeps {
+  kafka: KafkaService | undefined;
+  redis: RedisService | undefined;
+}
+
+export type SendOutcome =
+  | { path: 'kafka'; result: SendResult }
+  | { path: 'fallback'; list: string; correlationId: string };
+
+const notAccepted = (topic: string, kafkaProblem: string, redisProblem: string, cause: unknown) =>
+  new MessageNotAcceptedError(
+    `The message for topic "${topic}" was not accepted: ${kafkaProblem}, and ${redisProblem}. Nothing was stored; retry later.`,
+    topic,
+    { cause },
+  );
+
+/**
+ * Sends to Kafka; while Kafka is unreachable (or not configured), LPUSHes the message to
+ * `kafka_fallback:<topic>` for `drainFallback` to replay. Only an outage falls back: a message
+ * Kafka refuses (too large, not authorized) would be refused again on replay, so that error is
+ * the caller's.
+ * @throws MessageNotAcceptedError when neither Kafka nor Redis took the message.
+ */
+export const sendWithFallback = async (
+  { kafka, redis }: MessagingDeps,
+  topic: string,
+  message: OutgoingMessage,
+  options: SendOptions = {},
+): Promise<SendOutcome> => {
+  const correlationId = options.correlationId ?? randomUUID();
+  let kafkaProblem = 'Kafka is not configured';
+  if (kafka) {
+    try {
+      return {
+        path: 'kafka',
+        result: await kafka.send(topic, message, { ...options, correlationId }),
+      };
+    } catch (error) {
+      if (!(error instanceof KafkaUnavailableError)) throw error;
+      kafkaProblem = error.message;
+    }
+  }
+  if (!redis) throw notAccepted(topic, kafkaProblem, 'Redis is not configured', undefined);
+  const entry: FallbackEntry = {
+    id: randomUUID(),
+    message: message.value,
+    ...((message.key ?? options.key) !== undefined ? { key: message.key ?? options.key } : {}),
+    headers: { ...options.headers, ...message.headers, [CORRELATION_ID_HEADER]: correlationId },
+    timestamp: new Date().toISOString(),
+    originalTopic: topic,
+  };
+  const list = fallbackListKey(topic);
+  try {
+    await redis.client.lpush(list, entry);
+  } catch (error) {
+    const redisProblem = error instanceof Error ? error.message : String(error);
+    throw notAccepted(
+      topic,
+      kafkaProblem,
+      `the fallback list ${list} could not be written (${redisProblem})`,
+      error,
+    );
+  }
+  return { path: 'fallback', list, correlationId };
+};
+
+const isEntry = (value: unknown): value is FallbackEntry =>
+  typeof value === 'object' &&
+  value !== null &&
+  'message' in value &&
+  typeof (value as FallbackEntry).originalTopic === 'string';
+
+// Compare-and-act on the lock, so a drain never extends or releases a lock it no longer holds.
+const EXTEND_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+export interface DrainResult {
+  topic: string;
+  sent: number;
+  /** Entries that were not fallback entries; moved aside to kafka_fallback_dead:<topic>. */
+  deadLettered: number;
+  remaining: number;
+  /** Why the drain stopped early, when it did. */
+  stoppedBecause?: string;
+}
+
+export interface DrainOptions {
+  batchSize?: number;
+  lockSeconds?: number;
+}
+
+const drainTopic = async (
+  kafka: KafkaService,
+  redis: RedisService,
+  topic: string,
+  { batchSize = 100, lockSeconds = 60 }: DrainOptions,
+): Promise<DrainResult> => {
+  const client = redis.client;
+  const list = fallbackListKey(topic);
+  const lock = drainLockKey(topic);
+  const token = randomUUID();
+  const result: DrainResult = { topic, sent: 0, deadLettered: 0, remaining: 0 };
+  if ((await client.set(lock, token, { nx: true, ex: lockSeconds })) === null) {
+    result.remaining = await client.llen(list);
+    result.stoppedBecause = 'another drain of this topic is running';
+    return result;
+  }
+  try {
+    for (;;) {
+      // LPUSH adds at the head, so the oldest entries are at the tail: take them from there,
+      // and trim from there once Kafka acknowledged them. Concurrent LPUSHes never collide.
+      const batch = await client.lrange<unknown>(list, -batchSize, -1);
+      if (batch.length === 0) break;
+      const oldestFirst = batch.reverse();
+      const entries = oldestFirst.filter(isEntry);
+      const malformed = oldestFirst.filter((value) => !isEntry(value));
+      if (malformed.length > 0) await client.lpush(deadListKey(topic), ...malformed);
+      if (entries.length > 0) {
+        try {
+          await kafka.send(
+            topic,
+            entries.map((entry) => ({
+              value: entry.message,
+              key: entry.key,
+              headers: entry.headers,
+            })),
+          );
+        } catch (error) {
+          result.stoppedBecause = error instanceof Error ? error.message : String(error);
+          break;
+        }
+      }
+      await client.ltrim(list, 0, -(batch.length + 1));
+      result.sent += entries.length;
+      result.deadLettered += malformed.length;
+      if ((await client.eval(EXTEND_LOCK, [lock], [token, lockSeconds])) !== 1) {
+        result.stoppedBecause = 'the drain lock expired; another drain may have taken over';
+        break;
+      }
+    }
+  } finally {
+    await client.eval(RELEASE_LOCK, [lock], [token]).catch(() => undefined);
+  }
+  result.remaining = await client.llen(list);
+  return result;
+};
+
+/** The topics that have a fallback list. */
+export const fallbackTopics = async (redis: RedisService): Promise<string[]> => {
+  const topics: string[] = [];
+  let cursor: string | number = '0';
+  do {
+    const [next, keys]: [string | number, string[]] = await redis.client.scan(cursor, {
+      match: 'kafka_fallback:*',
+      count: 500,
+    });
+    topics.push(...keys.map((key) => key.slice('kafka_fallback:'.length)));
+    cursor = next;
+  } while (String(cursor) !== '0');
+  return [...new Set(topics)].sort();
+};
+
+/**
+ * Replays fallback lists to Kafka, oldest first, removing entries only after the brokers
+ * acknowledged them. A drain that dies half way loses nothing (the unacknowledged entries are
+ * still in the list); a per-topic lock keeps two drains from sending the same entries.
+ * @throws RedisUnavailableError when Redis cannot be read (nothing was moved).
+ */
+export const drainFallback = async (
+  { kafka, redis }: MessagingDeps,
+  topic?: string,
+  options: DrainOptions = {},
+): Promise<DrainResult[]> => {
+  if (!redis)
+    throw new RedisUnavailableError(
+      'Redis is not configured; there are no fallback lists to drain',
+    );
+  if (!kafka)
+    throw new KafkaUnavailableError(
+      'Kafka is not configured; fallback lists cannot be drained',
+      topic ?? '*',
+    );
+  const topics = topic === undefined ? await fallbackTopics(redis) : [topic];
+  const results: DrainResult[] = [];
+  for (const name of topics) results.push(await drainTopic(kafka, redis, name, options));
+  return results;
+};

@@ -1,0 +1,27 @@
+import type { SASLOptions } from 'kafkajs';
+import type { KafkaConfig } from '../config.ts';
+
+/**
+ * The kafkajs SASL options for the configured mechanism. MSK IAM uses OAUTHBEARER with a
+ * SigV4-signed token from `aws-msk-iam-sasl-signer-js`, loaded only when IAM is in use; kafkajs
+ * asks the provider again whenever it authenticates a new connection, so tokens stay fresh.
+ */
+export const saslOptionsOf = (config: KafkaConfig): SASLOptions | undefined => {
+  const { sasl } = config;
+  if (sasl === undefined) return undefined;
+  if (sasl.mechanism !== 'aws-iam') return sasl;
+  const region = config.region;
+  if (region === undefined) {
+    throw new Error(
+      'KAFKA_SASL_MECHANISM=aws-iam needs AWS_REGION (or MSK_CLUSTER_ARN) to sign tokens',
+    );
+  }
+  return {
+    mechanism: 'oauthbearer',
+    oauthBearerProvider: async () => {
+      const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+      const { token } = await generateAuthToken({ region });
+      return { value: token };
+    },
+  };
+};

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { IHeaders, Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import { KafkaUnavailableError, ValidationError } from '../errors.ts';
+import { classifyKafkaError } from './errors.ts';
+
+export const CORRELATION_ID_HEADER = 'x-correlation-id';
+
+/** One message to send: a JSON value, an optional key and optional string headers. */
+export interface OutgoingMessage {
+  value: unknown;
+  key?: string;
+  headers?: Record<string, string>;
+}
+
+export interface SendOptions {
+  /** Applied to every message that has no key of its own. */
+  key?: string;
+  /** Added to every message's headers. */
+  headers?: Record<string, string>;
+  /** Carried as the `x-correlation-id` header; a new one is made when absent. */
+  correlationId?: string;
+}
+
+export interface SendResult {
+  topic: string;
+  count: number;
+  correlationId: string;
+  partitions: Array<{ partition: number; baseOffset: string }>;
+}
+
+export interface KafkaService {
+  /**
+   * Sends one message or a batch to `topic` with acks=all, and resolves once the brokers
+   * acknowledged every message.
+   * @throws ValidationError for a bad topic name or a value that is not JSON.
+   * @throws KafkaSendError (KafkaUnavailableError, KafkaAuthenticationError,
+   *   KafkaAuthorizationError, KafkaMessageTooLargeError) when Kafka did not take them.
+   */
+  send(
+    topic: string,
+    messages: OutgoingMessage | OutgoingMessage[],
+    options?: SendOptions,
+  ): Promise<SendResult>;
+  /** True while the producer holds connections to the cluster. */
+  isConnected(): boolean;
+  /** Flushes nothing (sends are awaited) and closes the producer's connections. */
+  disconnect(): Promise<void>;
+}
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+const encodeValue = (value: unknown, topic: string, index: number): string => {
+  const encoded = value === undefined ? undefined : JSON.stringify(value);
+  if (encoded === undefined) {
+    throw new ValidationError(`Message ${index} for topic "${topic}" has no JSON value`);
+  }
+  return encoded;
+};
+
+/** The kafkajs messages for a send: JSON values, keys, headers with the correlation id. */
+export const toKafkaMessages = (
+  topic: string,
+  messages: OutgoingMessage[],
+  { key, headers, correlationId }: SendOptions & { correlationId: string },
+): Message[] => {
+  if (!TOPIC_NAME.test(topic)) {
+    throw new ValidationError(`Topic name "${topic}" is invalid: use 1-249 of A-Z a-z 0-9 . _ -`);
+  }
+  if (messages.length === 0) throw new ValidationError(`No messages to send to topic "${topic}"`);
+  return messages.map((message, index) => {
+    const messageHeaders: IHeaders = {
+      ...headers,
+      ...message.headers,
+      // A message that already carries one (a replay from the fallback list) keeps its own.
+      [CORRELATION_ID_HEADER]: message.headers?.[CORRELATION_ID_HEADER] ?? correlationId,
+    };
+    return {
+      key: message.key ?? key ?? null,
+      value: encodeValue(message.value, topic, index),
+      headers: messageHeaders,
+    };
+  });
+};
+
+const summarize = (
+  topic: string,
+  count: number,
+  correlationId: string,
+  records: RecordMetadata[],
+): SendResult => ({
+  topic,
+  count,
+  correlationId,
+  partitions: records.map(({ partition, baseOffset }) => ({
+    partition,
+    baseOffset: baseOffset ?? '',
+  })),
+});
+
+export interface ProducerSettings {
+  /** The design's acks=all + idempotence; turned off only where the cluster forbids it. */
+  idempotent: boolean;
+  allowAutoTopicCreation: boolean;
+  retries: number;
+}
+
+/**
+ * The Kafka service of one Lambda container: one producer, created and connected on the first
+ * send and reused by every later invocation. If the brokers dropped its connections while the
+ * container was idle (they close idle ones after ~10 minutes), the send reconnects once and
+ * tries again instead of failing.
+ */
+export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): KafkaService => {
+  let producer: Promise<Producer> | undefined;
+  let connected = false;
+
+  const connect = (): Promise<Producer> => {
+    producer ??= (async () => {
+      const created = kafka.producer({
+        idempotent: settings.idempotent,
+        allowAutoTopicCreation: settings.allowAutoTopicCreation,
+        retry: { retries: settings.retries },
+      });
+      created.on(created.events.CONNECT, () => {
+        connected = true;
+      });
+      created.on(created.events.DISCONNECT, () => {
+        connected = false;
+      });
+      await created.connect();
+      return created;
+    })();
+    producer.catch(() => {
+      producer = undefined;
+    });
+    return producer;
+  };
+
+  const reset = async () => {
+    const current = producer;
+    producer = undefined;
+    connected = false;
+    await current?.then((p) => p.disconnect()).catch(() => undefined);
+  };
+
+  const sendOnce = async (topic: string, messages: Message[]) =>
+    (await connect()).send({ topic, messages, acks: -1 });
+
+  return {
+    async send(topic, input, options = {}) {
+      const correlationId = options.correlationId ?? randomUUID();
+      const list = Array.isArray(input) ? input : [input];
+      const messages = toKafkaMessages(topic, list, { ...options, correlationId });
+      try {
+        return summarize(topic, list.length, correlationId, await sendOnce(topic, messages));
+      } catch (first) {
+        const failure = classifyKafkaError(first, topic);
+        if (!(failure instanceof KafkaUnavailableError)) throw failure;
+        // A dropped connection looks like an outage; a fresh producer tells the two apart.
+        await reset();
+        try {
+          return summarize(topic, list.length, correlationId, await sendOnce(topic, messages));
+        } catch (second) {
+          throw classifyKafkaError(second, topic);
+        }
+      }
+    },
+    isConnected: () => connected,
+    disconnect: reset,
+  };
+};

@@ -1,0 +1,59 @@
+import type { Redis } from '@upstash/redis';
+import { classifyRedisError } from './errors.ts';
+import { checkRedis, type RedisHealth } from './health.ts';
+
+export interface SetOptions {
+  /** Time to live in seconds. */
+  EX?: number;
+}
+
+export interface RedisService {
+  /** The raw `@upstash/redis` client, for lists, sets, counters, pipelines and transactions. */
+  client: Redis;
+  /** The value at `key` (JSON is parsed back), or null. */
+  get<T = unknown>(key: string): Promise<T | null>;
+  set(key: string, value: unknown, options?: SetOptions): Promise<void>;
+  /** How many of the keys existed. */
+  del(...keys: string[]): Promise<number>;
+  healthCheck(): Promise<RedisHealth>;
+  /** What the last call found: true after a success, false after the endpoint was unreachable. */
+  isConnected(): boolean;
+}
+
+/**
+ * The Redis service of one container. Every call fails with RedisUnavailableError (reach) or
+ * RedisCommandError (refusal): never swallowed, so a fallback above it can take over.
+ */
+export const createRedisService = (client: Redis): RedisService => {
+  let connected = false;
+  const run = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await call();
+      connected = true;
+      return result;
+    } catch (error) {
+      const failure = classifyRedisError(error);
+      if (failure.name === 'RedisUnavailableError') connected = false;
+      throw failure;
+    }
+  };
+  return {
+    client,
+    get: <T>(key: string) => run(() => client.get<T>(key)),
+    async set(key, value, options = {}) {
+      // @upstash/redis spells the option `ex`; an upper-case `EX` would be dropped silently.
+      await run(() =>
+        options.EX === undefined
+          ? client.set(key, value)
+          : client.set(key, value, { ex: options.EX }),
+      );
+    },
+    del: (...keys) => run(() => client.del(...keys)),
+    async healthCheck() {
+      const health = await checkRedis(client);
+      connected = health.status === 'connected';
+      return health;
+    },
+    isConnected: () => connected,
+  };
+};
