@@ -22,6 +22,8 @@ export interface KafkaConfig {
   ssl: boolean;
   sasl: SaslConfig | undefined;
   connectionTimeoutMs: number;
+  /** Upper bound for one broker request: a connection that went silent fails within this. */
+  requestTimeoutMs: number;
   retry: { initialRetryTimeMs: number; retries: number };
   allowAutoTopicCreation: boolean;
 }
@@ -46,6 +48,7 @@ export interface Config {
 const PROFILE_DEFAULTS = {
   development: {
     connectionTimeoutMs: 3_000,
+    requestTimeoutMs: 10_000,
     retry: { initialRetryTimeMs: 100, retries: 3 },
     allowAutoTopicCreation: true,
     redisRequestTimeoutMs: 1_000,
@@ -53,6 +56,7 @@ const PROFILE_DEFAULTS = {
   },
   production: {
     connectionTimeoutMs: 10_000,
+    requestTimeoutMs: 15_000,
     retry: { initialRetryTimeMs: 300, retries: 8 },
     allowAutoTopicCreation: false,
     redisRequestTimeoutMs: 3_000,
@@ -171,6 +175,7 @@ const kafkaOf = (env: Env, profile: Profile): KafkaConfig | undefined => {
     ssl,
     sasl,
     connectionTimeoutMs: defaults.connectionTimeoutMs,
+    requestTimeoutMs: defaults.requestTimeoutMs,
     retry: { ...defaults.retry },
     allowAutoTopicCreation: defaults.allowAutoTopicCreation,
   };

@@ -1,8 +1,8 @@
-import type { Redis } from '@upstash/redis';
 import type { Kafka } from 'kafkajs';
 import type { Config, Profile } from './config.ts';
 import { checkKafka, type KafkaHealth } from './kafka/health.ts';
-import { checkRedis, type RedisHealth } from './redis/health.ts';
+import type { RedisHealth } from './redis/health.ts';
+import type { RedisService } from './redis/service.ts';
 
 export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -21,8 +21,8 @@ export interface HealthReport {
 
 export interface HealthDeps {
   config: Config;
-  redis: Redis | undefined;
-  kafka: Kafka | undefined;
+  redis: RedisService | undefined;
+  kafkaClient: Kafka | undefined;
 }
 
 const isUp = (service: { status: string }) => service.status === 'connected';
@@ -40,16 +40,20 @@ export const overallStatus = (
 };
 
 /** Checks Redis and Kafka concurrently; never throws, a failed check is part of the report. */
-export const checkHealth = async ({ config, redis, kafka }: HealthDeps): Promise<HealthReport> => {
+export const checkHealth = async ({
+  config,
+  redis,
+  kafkaClient,
+}: HealthDeps): Promise<HealthReport> => {
   const [redisHealth, kafkaHealth] = await Promise.all([
     redis && config.redis
-      ? checkRedis(redis)
+      ? redis.healthCheck()
       : ({
           status: 'not-configured',
           hint: 'set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
         } as const),
-    kafka && config.kafka
-      ? checkKafka(kafka).then((health) => ({
+    kafkaClient && config.kafka
+      ? checkKafka(kafkaClient).then((health) => ({
           ...health,
           clientId: config.kafka?.clientId ?? '',
           bootstrap: config.kafka?.brokers ?? [],

@@ -9,7 +9,11 @@ import type { KafkaConfig } from '../config.ts';
 export const saslOptionsOf = (config: KafkaConfig): SASLOptions | undefined => {
   const { sasl } = config;
   if (sasl === undefined) return undefined;
-  if (sasl.mechanism !== 'aws-iam') return sasl;
+  // A fresh object per client: kafkajs caches its authenticator (password included) on the
+  // object it is given, so a shared or copied one could log in with stale credentials.
+  if (sasl.mechanism !== 'aws-iam') {
+    return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password };
+  }
   const region = config.region;
   if (region === undefined) {
     throw new Error(

@@ -26,6 +26,7 @@ export const createKafkaClient = (config: KafkaConfig, options: KafkaClientOptio
     sasl: saslOptionsOf(config),
     connectionTimeout: config.connectionTimeoutMs,
     authenticationTimeout: config.connectionTimeoutMs,
+    requestTimeout: config.requestTimeoutMs,
     retry: config.retry,
     logLevel: logLevel.WARN,
     ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),

@@ -151,12 +151,14 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
       const correlationId = options.correlationId ?? randomUUID();
       const list = Array.isArray(input) ? input : [input];
       const messages = toKafkaMessages(topic, list, { ...options, correlationId });
+      const warm = producer !== undefined;
       try {
         return summarize(topic, list.length, correlationId, await sendOnce(topic, messages));
       } catch (first) {
         const failure = classifyKafkaError(first, topic);
-        if (!(failure instanceof KafkaUnavailableError)) throw failure;
-        // A dropped connection looks like an outage; a fresh producer tells the two apart.
+        // A warm producer's dropped connection looks like an outage; one fresh producer tells
+        // the two apart. A cold one just failed to connect: retrying would only double the wait.
+        if (!(failure instanceof KafkaUnavailableError) || !warm) throw failure;
         await reset();
         try {
           return summarize(topic, list.length, correlationId, await sendOnce(topic, messages));

@@ -1,0 +1,47 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { HealthReport } from '../../lib/health.ts';
+import { ensureKafkaBroker, stopKafkaBroker } from '../../local/kafka/broker.ts';
+import { ensureGateway, stopGateway } from '../../local/stack.ts';
+
+const apiUrl = inject('apiUrl');
+const stack = inject('stack');
+
+const health = async () => {
+  const response = await fetch(`${apiUrl}/health`);
+  return { status: response.status, report: (await response.json()) as HealthReport };
+};
+
+describe('GET /health while a service is down (development profile)', () => {
+  // Whatever happens below, the next test file finds the stack running again.
+  afterAll(async () => {
+    await ensureKafkaBroker();
+    await ensureGateway(stack);
+  });
+
+  it('is degraded with Kafka disconnected while the broker is stopped, and healthy once it is back', async () => {
+    await stopKafkaBroker();
+    const down = await health();
+    expect(down.status).toBe(200);
+    expect(down.report.status).toBe('degraded');
+    expect(down.report.services.kafka.status).toBe('disconnected');
+    expect(down.report.services.redis.status).toBe('connected');
+
+    await ensureKafkaBroker();
+    const back = await health();
+    expect(back.report.status).toBe('healthy');
+    expect(back.report.services.kafka.status).toBe('connected');
+  });
+
+  it('is degraded with Redis disconnected while the gateway is stopped, and healthy once it is back', async () => {
+    await stopGateway();
+    const down = await health();
+    expect(down.status).toBe(200);
+    expect(down.report.status).toBe('degraded');
+    expect(down.report.services.redis.status).toBe('disconnected');
+    expect(down.report.services.kafka.status).toBe('connected');
+
+    await ensureGateway(stack);
+    const back = await health();
+    expect(back.report.status).toBe('healthy');
+  });
+});

@@ -1,0 +1,222 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { MessageNotAcceptedError } from '../../lib/errors.ts';
+import { cacheWithFallback, getWithFallback } from '../../lib/fallback/cache.ts';
+import {
+  drainFallback,
+  type FallbackEntry,
+  fallbackListKey,
+  sendWithFallback,
+} from '../../lib/fallback/messages.ts';
+import type { KafkaService } from '../../lib/kafka/producer.ts';
+import type { Services } from '../../lib/services.ts';
+import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';
+import { CLOSED_URL, inspector, keygen } from '../support/redis.ts';
+import { CLOSED_BROKER, servicesFor } from '../support/services.ts';
+
+const stack = inject('stack');
+const raw = inspector(stack);
+const keys = keygen(raw);
+const opened: Services[] = [];
+const services = (overrides: Parameters<typeof servicesFor>[1] = {}) => {
+  const built = servicesFor(stack, overrides);
+  opened.push(built);
+  return built;
+};
+afterAll(async () => {
+  await Promise.all(opened.map((s) => s.kafka?.disconnect()));
+  await keys.cleanup();
+});
+
+/** Fills the fallback list of a fresh topic with `count` messages, as an outage would. */
+const fillFallback = async (topic: string, count: number) => {
+  keys.track(fallbackListKey(topic));
+  const down = services({ kafkaBrokers: CLOSED_BROKER });
+  for (let i = 0; i < count; i += 1) {
+    const outcome = await sendWithFallback(down, topic, { value: { seq: i }, key: 'one-key' });
+    expect(outcome.path).toBe('fallback');
+  }
+};
+
+describe('sendWithFallback', () => {
+  it('sends to Kafka when Kafka is up, and says so', async () => {
+    const topic = uniqueTopic('fallback-kafka-up');
+    await createTopic(stack.kafkaBrokers, topic);
+
+    const outcome = await sendWithFallback(services(), topic, { value: { hello: 1 } });
+
+    expect(outcome.path).toBe('kafka');
+    expect(await countMessages(stack.kafkaBrokers, topic)).toBe(1);
+    expect(await raw.llen(fallbackListKey(topic))).toBe(0);
+  });
+
+  it('pushes {message, timestamp, originalTopic} to kafka_fallback:<topic> while Kafka is unreachable', async () => {
+    const topic = uniqueTopic('fallback-kafka-down');
+    keys.track(fallbackListKey(topic));
+
+    const outcome = await sendWithFallback(
+      services({ kafkaBrokers: CLOSED_BROKER }),
+      topic,
+      { value: { orderId: 'o-9' }, key: 'o-9' },
+      { correlationId: 'corr-9' },
+    );
+
+    expect(outcome).toEqual({
+      path: 'fallback',
+      list: `kafka_fallback:${topic}`,
+      correlationId: 'corr-9',
+    });
+    const [entry] = await raw.lrange<FallbackEntry>(fallbackListKey(topic), 0, -1);
+    expect(entry).toMatchObject({
+      message: { orderId: 'o-9' },
+      key: 'o-9',
+      originalTopic: topic,
+      headers: { 'x-correlation-id': 'corr-9' },
+    });
+    expect(Date.parse(entry?.timestamp ?? '')).not.toBeNaN();
+  });
+
+  it('fails with an error naming both problems when Kafka and Redis are both unreachable', async () => {
+    const topic = uniqueTopic('fallback-both-down');
+
+    const error = await sendWithFallback(
+      services({ kafkaBrokers: CLOSED_BROKER, upstashUrl: CLOSED_URL }),
+      topic,
+      { value: 1 },
+    ).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(MessageNotAcceptedError);
+    expect((error as Error).message).toMatch(
+      /Kafka is unreachable.*fallback list kafka_fallback:.* could not be written.*retry/s,
+    );
+  });
+});
+
+describe('drainFallback', () => {
+  it('replays every message to Kafka exactly once, oldest first, and empties the list', async () => {
+    const topic = uniqueTopic('drain-order');
+    await createTopic(stack.kafkaBrokers, topic);
+    await fillFallback(topic, 25);
+
+    const [result] = await drainFallback(services(), topic, { batchSize: 10 });
+
+    expect(result).toMatchObject({ topic, sent: 25, remaining: 0, deadLettered: 0 });
+    expect(result?.stoppedBecause).toBeUndefined();
+    const messages = await consumeMessages(stack.kafkaBrokers, topic, 25);
+    expect(messages.map((m) => (m.value as { seq: number }).seq)).toEqual(
+      Array.from({ length: 25 }, (_, i) => i),
+    );
+    expect(
+      messages.every(
+        (m) => m.key === 'one-key' && /^[0-9a-f-]{36}$/.test(m.headers['x-correlation-id'] ?? ''),
+      ),
+    ).toBe(true);
+    expect(await countMessages(stack.kafkaBrokers, topic)).toBe(25);
+    expect(await raw.exists(fallbackListKey(topic))).toBe(0);
+  });
+
+  it('finds every topic with a fallback list when no topic is named', async () => {
+    const [first, second] = [uniqueTopic('drain-all-a'), uniqueTopic('drain-all-b')];
+    await Promise.all([
+      createTopic(stack.kafkaBrokers, first),
+      createTopic(stack.kafkaBrokers, second),
+    ]);
+    await fillFallback(first, 2);
+    await fillFallback(second, 3);
+
+    const results = await drainFallback(services());
+
+    expect(results).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ topic: first, sent: 2, remaining: 0 }),
+        expect.objectContaining({ topic: second, sent: 3, remaining: 0 }),
+      ]),
+    );
+  });
+
+  it('lets only one of two concurrent drains send, so no message goes twice', async () => {
+    const topic = uniqueTopic('drain-concurrent');
+    await createTopic(stack.kafkaBrokers, topic);
+    await fillFallback(topic, 30);
+
+    const results = (
+      await Promise.all([
+        drainFallback(services(), topic, { batchSize: 5 }),
+        drainFallback(services(), topic, { batchSize: 5 }),
+      ])
+    ).flat();
+
+    expect(results.reduce((sum, r) => sum + r.sent, 0)).toBe(30);
+    expect(results.some((r) => r.stoppedBecause === 'another drain of this topic is running')).toBe(
+      true,
+    );
+    expect(await countMessages(stack.kafkaBrokers, topic)).toBe(30);
+  });
+
+  it('loses nothing when the drain dies half way: what was not acknowledged is still in the list', async () => {
+    const topic = uniqueTopic('drain-dies');
+    await createTopic(stack.kafkaBrokers, topic);
+    await fillFallback(topic, 12);
+    const live = services();
+    let sends = 0;
+    const dyingKafka: KafkaService = {
+      ...(live.kafka as KafkaService),
+      send: async (...args) => {
+        sends += 1;
+        if (sends === 2) throw new Error('process killed mid-drain');
+        return (live.kafka as KafkaService).send(...args);
+      },
+    };
+
+    const [partial] = await drainFallback({ ...live, kafka: dyingKafka }, topic, { batchSize: 5 });
+    const [rest] = await drainFallback(live, topic, { batchSize: 5 });
+
+    expect(partial).toMatchObject({
+      sent: 5,
+      remaining: 7,
+      stoppedBecause: 'process killed mid-drain',
+    });
+    expect(rest).toMatchObject({ sent: 7, remaining: 0 });
+    const messages = await consumeMessages(stack.kafkaBrokers, topic, 12);
+    expect(messages.map((m) => (m.value as { seq: number }).seq)).toEqual(
+      Array.from({ length: 12 }, (_, i) => i),
+    );
+  });
+
+  it('moves entries that are not fallback entries aside instead of sending or dropping them', async () => {
+    const topic = uniqueTopic('drain-malformed');
+    await createTopic(stack.kafkaBrokers, topic);
+    await fillFallback(topic, 1);
+    await raw.lpush(fallbackListKey(topic), 'not an entry');
+    keys.track(`kafka_fallback_dead:${topic}`);
+
+    const [result] = await drainFallback(services(), topic);
+
+    expect(result).toMatchObject({ sent: 1, deadLettered: 1, remaining: 0 });
+    expect(await raw.lrange(`kafka_fallback_dead:${topic}`, 0, -1)).toEqual(['not an entry']);
+  });
+});
+
+describe('cacheWithFallback / getWithFallback', () => {
+  it('uses Redis while it is reachable', async () => {
+    const live = services();
+    const key = keys.key('cache-up');
+
+    expect(await cacheWithFallback(live, key, { v: 1 }, 60)).toBe('redis');
+    expect(await getWithFallback(live, key)).toEqual({ value: { v: 1 }, source: 'redis' });
+    expect(live.memory.size).toBe(0);
+  });
+
+  it('takes over with the in-memory store while Redis is unreachable', async () => {
+    const down = services({ upstashUrl: CLOSED_URL });
+
+    expect(await cacheWithFallback(down, 'user:u1:profile', { name: 'Asha' }, 600)).toBe('memory');
+    expect(await getWithFallback(down, 'user:u1:profile')).toEqual({
+      value: { name: 'Asha' },
+      source: 'memory',
+    });
+    expect(await getWithFallback(down, 'user:unknown:profile')).toEqual({
+      value: null,
+      source: 'memory',
+    });
+  });
+});

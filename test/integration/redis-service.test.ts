@@ -1,0 +1,115 @@
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { RedisCommandError, RedisUnavailableError } from '../../lib/errors.ts';
+import { classifyRedisError } from '../../lib/redis/errors.ts';
+import { CLOSED_URL, inspector, keygen, redisServiceFor } from '../support/redis.ts';
+
+const stack = inject('stack');
+const raw = inspector(stack);
+const keys = keygen(raw);
+afterAll(keys.cleanup);
+
+describe('the Redis service over the Upstash REST API', () => {
+  it('sets with a TTL in seconds (the EX option reaches Redis) and gets JSON back parsed', async () => {
+    const redis = redisServiceFor(stack);
+    const key = keys.key('profile');
+
+    await redis.set(key, { name: 'Asha', visits: 3 }, { EX: 600 });
+
+    expect(await redis.get(key)).toEqual({ name: 'Asha', visits: 3 });
+    const ttl = await raw.ttl(key);
+    expect(ttl).toBeGreaterThan(590);
+    expect(ttl).toBeLessThanOrEqual(600);
+  });
+
+  it('sets without a TTL when none is given, and deletes', async () => {
+    const redis = redisServiceFor(stack);
+    const [a, b] = [keys.key('a'), keys.key('b')];
+    await redis.set(a, 'plain');
+    await redis.set(b, 42);
+
+    expect(await raw.ttl(a)).toBe(-1);
+    expect(await redis.del(a, b, keys.key('never-set'))).toBe(2);
+    expect(await redis.get(a)).toBeNull();
+  });
+
+  it('exposes the raw client for lists, sets, counters and pipelines', async () => {
+    const redis = redisServiceFor(stack);
+    const [list, set, counter] = [keys.key('list'), keys.key('set'), keys.key('counter')];
+
+    const results = await redis.client
+      .pipeline()
+      .lpush(list, 'x', 'y')
+      .sadd(set, 'u1', 'u2', 'u1')
+      .incrby(counter, 5)
+      .exec();
+
+    expect(results).toEqual([2, 2, 5]);
+    expect(await redis.client.lrange(list, 0, -1)).toEqual(['y', 'x']);
+    expect(await redis.client.multi().incr(counter).scard(set).exec()).toEqual([6, 2]);
+  });
+
+  it('reports itself connected with a latency after a successful call', async () => {
+    const redis = redisServiceFor(stack);
+    expect(redis.isConnected()).toBe(false);
+    const health = await redis.healthCheck();
+    expect(health).toMatchObject({ status: 'connected' });
+    expect(health.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(redis.isConnected()).toBe(true);
+  });
+
+  it('fails fast with RedisUnavailableError when the endpoint is unreachable', async () => {
+    const redis = redisServiceFor({ ...stack, upstashUrl: CLOSED_URL });
+    const started = performance.now();
+
+    await expect(redis.get(keys.key('x'))).rejects.toThrowError(RedisUnavailableError);
+    await expect(redis.set(keys.key('x'), 1)).rejects.toThrowError(
+      /unreachable.*UPSTASH_REDIS_REST_URL/,
+    );
+
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(redis.isConnected()).toBe(false);
+    expect(await redis.healthCheck()).toMatchObject({ status: 'disconnected' });
+  });
+
+  it('gives up within the request timeout when the endpoint accepts but never answers', async () => {
+    const { createServer } = await import('node:net');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const redis = redisServiceFor(
+      { ...stack, upstashUrl: `http://127.0.0.1:${port}` },
+      { requestTimeoutMs: 300 },
+    );
+    const started = performance.now();
+    try {
+      await expect(redis.get(keys.key('y'))).rejects.toThrowError(RedisUnavailableError);
+      expect(performance.now() - started).toBeLessThan(1_500);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it('reports a wrong token as a refusal (RedisCommandError, health "error"), never echoing the token', async () => {
+    const redis = redisServiceFor({ ...stack, upstashToken: 'wrong-token-123' });
+
+    const error = await redis.get(keys.key('z')).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(RedisCommandError);
+    expect((error as Error).message).toMatch(/UPSTASH_REDIS_REST_TOKEN/);
+    expect((error as Error).message).not.toContain('wrong-token-123');
+    expect(await redis.healthCheck()).toMatchObject({ status: 'error' });
+  });
+
+  it("keeps the command's arguments (stored values) out of error messages", async () => {
+    const key = keys.key('a-string');
+    await raw.set(key, 'text');
+    const upstashError = await raw.lpush(key, 'secret-value-456').catch((e: unknown) => e);
+    expect(String(upstashError)).toContain('secret-value-456'); // what the client itself says
+
+    const error = classifyRedisError(upstashError);
+
+    expect(error).toBeInstanceOf(RedisCommandError);
+    expect(error.message).toMatch(/WRONGTYPE/);
+    expect(error.message).not.toContain('secret-value-456');
+  });
+});

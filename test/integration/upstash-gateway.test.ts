@@ -1,0 +1,414 @@
+/**
+ * The local Upstash gateway, specified through the real `@upstash/redis` client against a real
+ * redis-server: everything the client does against Upstash must work the same here.
+ *
+ * Run: NARAD_STACK=external npx vitest run --project stack test/integration/upstash-gateway.test.ts
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis, type RedisConfigNodejs } from '@upstash/redis';
+import fc from 'fast-check';
+import { Redis as IORedis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUpstashGateway, type UpstashGateway } from '../../local/upstash-gateway/server.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const TOKEN = `test-token-${randomUUID()}`;
+const TWO_POW_53 = 2 ** 53;
+
+let gateway: UpstashGateway;
+let direct: IORedis;
+
+// Each test makes its own keys under a random prefix, so runs never see each other's data.
+const keyPrefix = `narad-test:upstash-gateway:${randomUUID()}:`;
+const createdKeys: string[] = [];
+const keygen = (): string => {
+  const key = `${keyPrefix}${createdKeys.length}`;
+  createdKeys.push(key);
+  return key;
+};
+
+/** The real client, as application code would build it, pointed at the gateway. */
+const client = (options: Partial<RedisConfigNodejs> = {}): Redis =>
+  new Redis({ url: gateway.url, token: TOKEN, retry: false, ...options });
+
+/** A raw request, for what the client hides (headers, status codes, exact JSON text). */
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${gateway.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+
+interface Stats {
+  requests: { total: number; '/': number; '/pipeline': number; '/multi-exec': number };
+  commands: number;
+}
+
+const readStats = async (): Promise<Stats> => {
+  const response = await fetch(`${gateway.url}/__narad/stats`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  expect(response.status).toBe(200);
+  return (await response.json()) as Stats;
+};
+
+const resetStats = async (): Promise<void> => {
+  const response = await post('/__narad/stats/reset', '');
+  expect(response.status).toBe(200);
+};
+
+/** A port nothing listens on: bind an ephemeral one, then let it go. */
+const closedPort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+
+beforeAll(async () => {
+  gateway = await startUpstashGateway({ redisUrl: REDIS_URL, token: TOKEN, port: 0 });
+  direct = new IORedis(REDIS_URL);
+});
+
+afterAll(async () => {
+  if (createdKeys.length > 0) await direct.del(...createdKeys);
+  direct.disconnect();
+  await gateway.close();
+});
+
+describe('readiness and authentication', () => {
+  it('answers GET / with 200 without a token, and says nothing secret', async () => {
+    const response = await fetch(`${gateway.url}/`);
+    const text = await response.text();
+
+    expect(response.status).toBe(200);
+    expect(JSON.parse(text)).toMatchObject({ status: 'ok', redis: 'reachable' });
+    expect(text).not.toContain(TOKEN);
+  });
+
+  it('rejects a wrong token: the client throws an unauthorized (401) error', async () => {
+    const intruder = new Redis({ url: gateway.url, token: 'not-the-token', retry: false });
+
+    await expect(intruder.get(keygen())).rejects.toThrow(/unauthorized|401/i);
+  });
+
+  it('never echoes the token in an error', async () => {
+    const response = await fetch(gateway.url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}x` },
+      body: '["GET","k"]',
+    });
+
+    expect(response.status).toBe(401);
+    expect(await response.text()).not.toContain(TOKEN);
+  });
+});
+
+describe('values round-trip through the real client', () => {
+  const encodings: [string, Partial<RedisConfigNodejs>][] = [
+    ['base64 responses (client default)', {}],
+    ['plain UTF-8 responses (responseEncoding: false)', { responseEncoding: false }],
+  ];
+
+  it.each(encodings)(
+    'keeps emoji, accents and binary-looking strings unchanged with %s',
+    async (_, options) => {
+      const redis = client(options);
+      const values = [
+        'héllo wörld 👋🏽 世界 🇮🇳',
+        'T0s=', // base64 of "OK"
+        'dmFsdWU=', // base64 of "value"
+        '\u0000\u0001\u007f\u00ff',
+        '\\u0000 "quoted" \n\t',
+        '',
+        ' ',
+      ];
+
+      for (const value of values) {
+        const key = keygen();
+        expect(await redis.set(key, value)).toBe('OK');
+        expect(await redis.get(key)).toBe(value);
+      }
+    },
+  );
+
+  it.each(encodings)('reads "OK" stored as a value back as "OK" with %s', async (_, options) => {
+    const redis = client(options);
+    const key = keygen();
+
+    await redis.set(key, 'OK');
+
+    expect(await redis.get(key)).toBe('OK');
+    expect(await direct.get(key)).toBe('OK');
+  });
+
+  it('sends the SET reply "OK" unencoded under base64, as Upstash does (the client skips decoding only that)', async () => {
+    const key = keygen();
+
+    const set = await post('/', ['SET', key, 'v'], { 'upstash-encoding': 'base64' });
+    const get = await post('/', ['GET', key], { 'upstash-encoding': 'base64' });
+
+    expect(await set.json()).toEqual({ result: 'OK' });
+    expect(await get.json()).toEqual({ result: Buffer.from('v').toString('base64') });
+  });
+
+  it('delivers binary values byte-exact as base64 of the raw bytes', async () => {
+    const key = keygen();
+    const bytes = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x0d, 0x0a, 0xc3]); // not valid UTF-8
+    await direct.set(key, bytes);
+
+    const response = await post('/', ['GET', key], { 'upstash-encoding': 'base64' });
+    const { result } = (await response.json()) as { result: string };
+
+    expect(Buffer.from(result, 'base64').equals(bytes)).toBe(true);
+  });
+
+  it('sends every digit of integers beyond 2^53; the client rounds INCRBY results and keeps GET exact', async () => {
+    const key = keygen();
+    await direct.set(key, String(TWO_POW_53 - 1)); // 9007199254740991
+
+    // Raw JSON text: the gateway writes the exact 64-bit integer, as Upstash does.
+    const raw = await post('/', ['INCRBY', key, 2]);
+    expect(await raw.text()).toBe('{"result":9007199254740993}');
+
+    // The client parses the body with JSON.parse (pkg/http.ts), so the number is rounded ...
+    const redis = client();
+    const incremented = await redis.incrby(key, 2);
+    expect(incremented).toBe(Number('9007199254740995'));
+    expect(await direct.get(key)).toBe('9007199254740995');
+    // ... while GET returns a string, and parseResponse (pkg/util.ts) keeps an unsafe integer
+    // as that exact string instead of a rounded number.
+    expect(await redis.get(key)).toBe('9007199254740995');
+  });
+
+  it('lets the client (de)serialize numbers and JSON objects, with RESP2 arrays on the wire', async () => {
+    const redis = client();
+    const numberKey = keygen();
+    const objectKey = keygen();
+    const hashKey = keygen();
+    const order = { orderId: 'o-1', items: [{ sku: 'a', qty: 2 }], total: 12.5, paid: true };
+
+    await redis.set(numberKey, 42);
+    await redis.set(objectKey, order);
+    await redis.hset(hashKey, { name: 'Asha', visits: 3 });
+
+    expect(await redis.get<number>(numberKey)).toBe(42);
+    expect(await redis.get<typeof order>(objectKey)).toEqual(order);
+    expect(await direct.get(objectKey)).toBe(JSON.stringify(order));
+    expect(await redis.hgetall(hashKey)).toEqual({ name: 'Asha', visits: 3 });
+    const raw = await post('/', ['HGETALL', hashKey]);
+    expect(await raw.json()).toEqual({ result: ['name', 'Asha', 'visits', '3'] });
+  });
+
+  it('round-trips arbitrary unicode strings through set/get (property)', async () => {
+    // Automatic deserialization would turn "1" into 1; this property is about the transport.
+    const clients = [
+      client({ automaticDeserialization: false }),
+      client({ automaticDeserialization: false, responseEncoding: false }),
+    ];
+
+    await fc.assert(
+      fc.asyncProperty(
+        fc.string({ unit: 'binary', maxLength: 64 }),
+        fc.nat(1),
+        async (value, pick) => {
+          const redis = clients[pick] as Redis;
+          const key = keygen();
+          await redis.set(key, value);
+          expect(await redis.get(key)).toBe(value);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe('pipelines and transactions', () => {
+  it('reports the failing command of a pipeline with keepErrors and the results of the others', async () => {
+    const redis = client();
+    const key = keygen();
+
+    const results = await redis
+      .pipeline()
+      .set(key, 'text')
+      .incr(key)
+      .get(key)
+      .exec({ keepErrors: true });
+
+    expect(results).toEqual([
+      { result: 'OK', error: undefined },
+      { result: undefined, error: 'ERR value is not an integer or out of range' },
+      { result: 'text', error: undefined },
+    ]);
+  });
+
+  it('runs multi().exec() as one transaction and returns each result', async () => {
+    const redis = client();
+    const counter = keygen();
+    const list = keygen();
+
+    const results = await redis.multi().set(counter, 1).incr(counter).lpush(list, 'a', 'b').exec();
+
+    expect(results).toEqual(['OK', 2, 2]);
+    expect(await direct.lrange(list, 0, -1)).toEqual(['b', 'a']);
+  });
+
+  it('discards a transaction with a queued wrong-arity command: non-2xx, nothing written', async () => {
+    const redis = client();
+    const written = keygen();
+    const hash = keygen();
+
+    // hset with no fields sends ["hset", key]: wrong arity, rejected while queueing -> EXECABORT.
+    const transaction = redis.multi().set(written, 'must not stay').hset(hash, {});
+
+    await expect(transaction.exec()).rejects.toThrow(/EXECABORT/);
+    expect(await direct.exists(written)).toBe(0);
+    const raw = await post('/multi-exec', [['SET', written, 'x'], ['GET']]);
+    expect(raw.ok).toBe(false);
+    expect(raw.status).toBe(400);
+    expect(await raw.json()).toEqual({
+      error: expect.stringMatching(/^EXECABORT .*wrong number of arguments/),
+    });
+    expect(await direct.exists(written)).toBe(0);
+  });
+});
+
+describe('auto-pipelining', () => {
+  it('is on by default: 100 concurrent commands travel in a few /pipeline requests', async () => {
+    const redis = client();
+    const keys = Array.from({ length: 100 }, keygen);
+    await resetStats();
+
+    const replies = await Promise.all(keys.map((key, index) => redis.set(key, index)));
+    const values = await Promise.all(keys.map((key) => redis.get<number>(key)));
+
+    expect(replies).toEqual(keys.map(() => 'OK'));
+    expect(values).toEqual(keys.map((_, index) => index));
+    const stats = await readStats();
+    expect(stats.commands).toBe(200);
+    expect(stats.requests['/pipeline']).toBeGreaterThanOrEqual(2);
+    expect(stats.requests.total).toBeLessThanOrEqual(10);
+  });
+
+  it('off (enableAutoPipelining: false): every command is its own POST /', async () => {
+    const redis = client({ enableAutoPipelining: false });
+    const keys = Array.from({ length: 100 }, keygen);
+    await resetStats();
+
+    const replies = await Promise.all(keys.map((key) => redis.incr(key)));
+
+    expect(replies).toEqual(keys.map(() => 1));
+    const stats = await readStats();
+    expect(stats.requests).toEqual({ total: 100, '/': 100, '/pipeline': 0, '/multi-exec': 0 });
+    expect(stats.commands).toBe(100);
+  });
+});
+
+describe('protocol details', () => {
+  it('base64-encodes strings at every depth with Upstash-Encoding: base64, and sends UTF-8 without it', async () => {
+    const key = keygen();
+    await direct.rpush(key, 'é', '👋');
+    const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+    const encoded = await post('/', ['LRANGE', key, 0, -1], { 'upstash-encoding': 'base64' });
+    const plain = await post('/', ['LRANGE', key, 0, -1]);
+
+    expect(await encoded.json()).toEqual({ result: [b64('é'), b64('👋')] });
+    expect(await plain.json()).toEqual({ result: ['é', '👋'] });
+  });
+
+  it('changes the upstash-sync-token header on every response', async () => {
+    const first = await post('/', ['PING']);
+    const second = await post('/', ['PING']);
+
+    const firstToken = first.headers.get('upstash-sync-token');
+    const secondToken = second.headers.get('upstash-sync-token');
+    expect(firstToken).toBeTruthy();
+    expect(secondToken).toBeTruthy();
+    expect(secondToken).not.toBe(firstToken);
+  });
+
+  it('counts a pipeline as one request carrying N commands', async () => {
+    const redis = client();
+    const key = keygen();
+    await resetStats();
+
+    await redis.pipeline().set(key, 1).incr(key).incr(key).get(key).del(key).exec();
+
+    expect(await readStats()).toEqual({
+      requests: { total: 1, '/': 0, '/pipeline': 1, '/multi-exec': 0 },
+      commands: 5,
+    });
+  });
+
+  it.each([
+    ['not JSON', '/', '["SET", "k"', /not valid JSON/],
+    ['an empty body', '/', '', /empty/],
+    ['an object instead of a command array', '/', '{"command":"GET"}', /non-empty JSON array/],
+    ['an empty command', '/', '[]', /non-empty JSON array/],
+    ['a nested object argument', '/', '["SET","k",{"a":1}]', /element 3 is object/],
+    ['a null argument', '/', '["SET","k",null]', /element 3 is null/],
+    ['a pipeline that is not a list of commands', '/pipeline', '["GET","k"]', /command 1 must be/],
+    ['an empty transaction', '/multi-exec', '[]', /non-empty JSON array/],
+  ])('answers %s with 400 and a clear error', async (_, path, body, message) => {
+    const response = await post(path, body);
+
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toMatch(message);
+  });
+
+  it('answers a body over 10 MiB with 413', async () => {
+    const response = await post('/', ['SET', keygen(), 'x'.repeat(10 * 1024 * 1024 + 1)]);
+
+    expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toMatch(
+      /larger than 10485760 bytes/,
+    );
+  });
+
+  it('runs a blocking command on its own connection, so other requests do not wait behind it', async () => {
+    const list = keygen();
+    const started = performance.now();
+
+    const blocked = post('/', ['BLPOP', list, 1]);
+    const ping = await post('/', ['PING']);
+    const pingMs = performance.now() - started;
+
+    expect(await ping.json()).toEqual({ result: 'PONG' });
+    expect(pingMs).toBeLessThan(500);
+    expect(await (await blocked).json()).toEqual({ result: null });
+  });
+
+  it('answers 503 at once, naming the address, when Redis is unreachable', async () => {
+    const port = await closedPort();
+    const orphan = await startUpstashGateway({
+      redisUrl: `redis://127.0.0.1:${port}`,
+      token: TOKEN,
+      port: 0,
+    });
+    try {
+      const started = performance.now();
+      const response = await fetch(orphan.url, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}` },
+        body: '["GET","k"]',
+      });
+      const elapsedMs = performance.now() - started;
+
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { error: string }).error).toMatch(
+        new RegExp(`^redis unreachable at 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
+      );
+      expect(elapsedMs).toBeLessThan(500);
+      const redis = new Redis({ url: orphan.url, token: TOKEN, retry: false });
+      await expect(redis.get('k')).rejects.toThrow(/redis unreachable/);
+    } finally {
+      await orphan.close();
+    }
+  });
+});
