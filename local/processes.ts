@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { isPidAlive, readPidFile } from './pids.ts';
 
 /** Where the local stack keeps caches and runtime state: outside git, shared by every clone. */
 export const cacheDir = (): string =>
@@ -11,21 +12,6 @@ export const cacheDir = (): string =>
 
 /** The runtime folder (pid file, log) of one local server. */
 export const runDir = (name: string): string => join(cacheDir(), 'run', name);
-
-export const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
-export const readPid = async (pidFile: string): Promise<number | undefined> => {
-  const text = await readFile(pidFile, 'utf8').catch(() => undefined);
-  const pid = Number.parseInt(text ?? '', 10);
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-};
 
 /**
  * Polls `probe` until it answers true. Readiness is always asked of the server itself;
@@ -99,13 +85,13 @@ export const spawnDetached = async (
  * Resolves when it is gone; a missing pid file or a dead pid is not an error.
  */
 export const stopByPidFile = async (pidFile: string, graceMs = 30_000): Promise<boolean> => {
-  const pid = await readPid(pidFile);
-  if (pid === undefined || !isAlive(pid)) {
+  const pid = await readPidFile(pidFile);
+  if (pid === undefined || !isPidAlive(pid)) {
     await rm(pidFile, { force: true });
     return false;
   }
   process.kill(pid, 'SIGTERM');
-  const gone = async () => !isAlive(pid);
+  const gone = async () => !isPidAlive(pid);
   try {
     await waitUntil(gone, { what: `pid ${pid}`, timeoutMs: graceMs });
   } catch {

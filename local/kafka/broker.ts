@@ -4,6 +4,13 @@ import { access, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/pr
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  isPortOpen,
+  isProcessRunningWith,
+  readPidFile,
+  residentBytes,
+  waitUntilGone,
+} from '../pids.ts';
+import {
   KafkaStartError,
   KafkaStopError,
   KafkaToolMissingError,
@@ -19,13 +26,6 @@ import {
   kafkaBrokerOptions,
   plaintextAddress,
 } from './options.ts';
-import {
-  isPortOpen,
-  isProcessRunningWith,
-  readPidFile,
-  residentBytes,
-  waitUntilGone,
-} from './pids.ts';
 import { isKafkaBrokerReady, waitForGroupCoordinator } from './probe.ts';
 import { javaCommand, lastLines, runTool } from './run-tool.ts';
 import { renderServerProperties } from './server-properties.ts';

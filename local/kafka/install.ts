@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isPidAlive } from '../pids.ts';
 import { KafkaInstallError, NO_LOCAL_BROKER_HINT } from './errors.ts';
 import {
   KAFKA_TOOLING_DIR,
@@ -8,7 +9,6 @@ import {
   type KafkaBrokerOptions,
   kafkaBrokerOptions,
 } from './options.ts';
-import { isPidAlive } from './pids.ts';
 import { lastLines, runTool } from './run-tool.ts';
 
 const POM_PATH = join(KAFKA_TOOLING_DIR, 'pom.xml');

@@ -55,6 +55,12 @@ export const renderServerProperties = (opts: KafkaBrokerOptions): string => {
     'min.insync.replicas': 1,
     // Tests join a fresh consumer group each time; the default 3 s delay would be in each one.
     'group.initial.rebalance.delay.ms': 0,
+    // ACLs, so a producer's "not authorized" path is testable for real: the broker itself and
+    // plaintext clients (principal ANONYMOUS) are super users, and a topic without ACLs stays
+    // open to everyone; a test denies one SASL user on one topic with an ACL of its own.
+    'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    'super.users': 'User:ANONYMOUS',
+    'allow.everyone.if.no.acl.found': true,
     'auto.create.topics.enable': true,
     'num.partitions': 3,
     'delete.topic.enable': true,

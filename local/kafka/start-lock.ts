@@ -1,8 +1,8 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
+import { isPidAlive, readPidFile } from '../pids.ts';
 import { KafkaStartError } from './errors.ts';
 import { brokerFiles, type KafkaBrokerOptions } from './options.ts';
-import { isPidAlive, readPidFile } from './pids.ts';
 
 /**
  * Whether the start lock belongs to a live process. A lock without a pid yet is held, unless it

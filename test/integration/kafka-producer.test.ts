@@ -1,9 +1,16 @@
 import net from 'node:net';
-import type { ISocketFactory } from 'kafkajs';
+import {
+  AclOperationTypes,
+  AclPermissionTypes,
+  AclResourceTypes,
+  type ISocketFactory,
+  ResourcePatternTypes,
+} from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { type KafkaConfig, loadConfig } from '../../lib/config.ts';
 import {
   KafkaAuthenticationError,
+  KafkaAuthorizationError,
   KafkaMessageTooLargeError,
   KafkaUnavailableError,
   ValidationError,
@@ -11,7 +18,13 @@ import {
 import { createKafkaClient } from '../../lib/kafka/client.ts';
 import { createKafkaService, type KafkaService } from '../../lib/kafka/producer.ts';
 import { KAFKA_SASL_USERS } from '../../local/kafka/broker.ts';
-import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';
+import {
+  consumeMessages,
+  countMessages,
+  createTopic,
+  testKafka,
+  uniqueTopic,
+} from '../support/kafka.ts';
 
 const stack = inject('stack');
 
@@ -119,7 +132,9 @@ describe('the Kafka service', () => {
     // What a broker's connections.max.idle.ms does to a frozen Lambda container's sockets:
     // the connection is closed under it (FIN from our side makes the broker close its end).
     await Promise.all(
-      sockets.sockets.map((socket) => new Promise((resolve) => socket.once('close', resolve).end())),
+      sockets.sockets.map(
+        (socket) => new Promise((resolve) => socket.once('close', resolve).end()),
+      ),
     );
     await kafka.send(topic, { value: { after: true } });
 
@@ -198,4 +213,33 @@ describe("SASL against the broker's SASL listener", () => {
       expect((error as Error).message).not.toContain('definitely-wrong-password');
     },
   );
+
+  it('reports a topic the user may not write to as KafkaAuthorizationError', async () => {
+    const topic = uniqueTopic('sasl-denied');
+    await createTopic(stack.kafkaBrokers, topic);
+    const admin = testKafka(stack.kafkaBrokers).admin();
+    await admin.connect();
+    await admin.createAcls({
+      acl: [
+        {
+          resourceType: AclResourceTypes.TOPIC,
+          resourceName: topic,
+          resourcePatternType: ResourcePatternTypes.LITERAL,
+          principal: `User:${KAFKA_SASL_USERS.scram.username}`,
+          host: '*',
+          operation: AclOperationTypes.WRITE,
+          permissionType: AclPermissionTypes.DENY,
+        },
+      ],
+    });
+    await admin.disconnect();
+    const { username, password } = KAFKA_SASL_USERS.scram;
+    const kafka = serviceFor(sasl('scram-sha-256', username, password));
+
+    const error = await kafka.send(topic, { value: 1 }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(KafkaAuthorizationError);
+    expect((error as Error).message).toContain(`Not authorized to write to topic "${topic}"`);
+    expect(await countMessages(stack.kafkaBrokers, topic)).toBe(0);
+  });
 });
