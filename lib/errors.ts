@@ -34,7 +34,7 @@ export class ValidationError extends NaradError {
 export class ServiceUnavailableError extends NaradError {
   constructor(
     message: string,
-    readonly service: 'kafka' | 'redis',
+    readonly service: 'kafka' | 'redis' | 'user-source',
     options?: ErrorOptions,
   ) {
     super(message, options);
@@ -100,4 +100,24 @@ export class RedisCommandError extends NaradError {
     super(message, options);
     this.name = 'RedisCommandError';
   }
+}
+
+/** The thing asked for does not exist (or has expired). */
+export class NotFoundError extends NaradError {
+  override name = 'NotFoundError';
+}
+
+/** The request conflicts with an earlier one (an Idempotency-Key reused with another body). */
+export class ConflictError extends NaradError {
+  override name = 'ConflictError';
+}
+
+/** The request body is larger than the route accepts. */
+export class PayloadTooLargeError extends ValidationError {
+  override name = 'PayloadTooLargeError';
+}
+
+/** The request body is not JSON (by its content type). */
+export class UnsupportedMediaTypeError extends ValidationError {
+  override name = 'UnsupportedMediaTypeError';
 }

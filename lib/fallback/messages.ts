@@ -39,31 +39,32 @@ export type SendOutcome =
 
 const notAccepted = (topic: string, kafkaProblem: string, redisProblem: string, cause: unknown) =>
   new MessageNotAcceptedError(
-    `The message for topic "${topic}" was not accepted: ${kafkaProblem}, and ${redisProblem}. Nothing was stored; retry later.`,
+    `The message(s) for topic "${topic}" were not accepted: ${kafkaProblem}, and ${redisProblem}. Nothing was stored; retry later.`,
     topic,
     { cause },
   );
 
 /**
- * Sends to Kafka; while Kafka is unreachable (or not configured), LPUSHes the message to
- * `kafka_fallback:<topic>` for `drainFallback` to replay. Only an outage falls back: a message
- * Kafka refuses (too large, not authorized) would be refused again on replay, so that error is
- * the caller's.
- * @throws MessageNotAcceptedError when neither Kafka nor Redis took the message.
+ * Sends to Kafka; while Kafka is unreachable (or not configured), LPUSHes the messages to
+ * `kafka_fallback:<topic>` for `drainFallback` to replay, in one request and in order. Only an
+ * outage falls back: a message Kafka refuses (too large, not authorized) would be refused again
+ * on replay, so that error is the caller's.
+ * @throws MessageNotAcceptedError when neither Kafka nor Redis took the messages.
  */
 export const sendWithFallback = async (
   { kafka, redis }: MessagingDeps,
   topic: string,
-  message: OutgoingMessage,
+  input: OutgoingMessage | OutgoingMessage[],
   options: SendOptions = {},
 ): Promise<SendOutcome> => {
   const correlationId = options.correlationId ?? randomUUID();
+  const messages = Array.isArray(input) ? input : [input];
   let kafkaProblem = 'Kafka is not configured';
   if (kafka) {
     try {
       return {
         path: 'kafka',
-        result: await kafka.send(topic, message, { ...options, correlationId }),
+        result: await kafka.send(topic, messages, { ...options, correlationId }),
       };
     } catch (error) {
       if (!(error instanceof KafkaUnavailableError)) throw error;
@@ -71,17 +72,22 @@ export const sendWithFallback = async (
     }
   }
   if (!redis) throw notAccepted(topic, kafkaProblem, 'Redis is not configured', undefined);
-  const entry: FallbackEntry = {
-    id: randomUUID(),
-    message: message.value,
-    ...((message.key ?? options.key) !== undefined ? { key: message.key ?? options.key } : {}),
-    headers: { ...options.headers, ...message.headers, [CORRELATION_ID_HEADER]: correlationId },
-    timestamp: new Date().toISOString(),
-    originalTopic: topic,
-  };
+  const timestamp = new Date().toISOString();
+  const entries = messages.map((message): FallbackEntry => {
+    const key = message.key ?? options.key;
+    return {
+      id: randomUUID(),
+      message: message.value,
+      ...(key === undefined ? {} : { key }),
+      headers: { ...options.headers, ...message.headers, [CORRELATION_ID_HEADER]: correlationId },
+      timestamp,
+      originalTopic: topic,
+    };
+  });
   const list = fallbackListKey(topic);
   try {
-    await redis.client.lpush(list, entry);
+    // One LPUSH of many values puts the last at the head, so the oldest stays at the tail.
+    await redis.client.lpush(list, ...entries);
   } catch (error) {
     const redisProblem = error instanceof Error ? error.message : String(error);
     throw notAccepted(

@@ -1,5 +1,18 @@
-import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { NaradError, ServiceUnavailableError, ValidationError } from '../errors.ts';
+import { errors as upstashErrors } from '@upstash/redis';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { z } from 'zod';
+import {
+  ConflictError,
+  KafkaUnavailableError,
+  MessageNotAcceptedError,
+  NaradError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../errors.ts';
+import { classifyRedisError } from '../redis/errors.ts';
 
 /** A JSON response for API Gateway HTTP APIs (payload format 2.0). */
 export const json = (
@@ -14,8 +27,18 @@ export const json = (
 
 /** The one place where an error becomes an HTTP status. */
 export const httpStatusOf = (error: unknown): number => {
+  if (error instanceof PayloadTooLargeError) return 413;
+  if (error instanceof UnsupportedMediaTypeError) return 415;
   if (error instanceof ValidationError) return 400;
-  if (error instanceof ServiceUnavailableError) return 503;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof ConflictError) return 409;
+  if (
+    error instanceof ServiceUnavailableError ||
+    error instanceof KafkaUnavailableError ||
+    error instanceof MessageNotAcceptedError
+  ) {
+    return 503;
+  }
   return 500;
 };
 
@@ -30,5 +53,125 @@ export const errorResponse = (error: unknown): APIGatewayProxyStructuredResultV2
     error instanceof NaradError
       ? error.message
       : 'Internal error; see the function logs for details.';
-  return json(statusCode, { error: message });
+  return json(statusCode, { error: message }, statusCode === 503 ? { 'retry-after': '5' } : {});
+};
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The header's value, whatever its case (API Gateway lower-cases them; tools may not). */
+export const header = (event: APIGatewayProxyEventV2, name: string): string | undefined => {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted) return value;
+  }
+  return undefined;
+};
+
+const describeIssues = (error: z.ZodError): string =>
+  error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'body'}: ${issue.message}`)
+    .join('; ');
+
+/**
+ * Validates `input` against `schema`.
+ * @throws ValidationError naming the first offending fields.
+ */
+export const validate = <S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+): z.output<S> => {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success)
+    throw new ValidationError(`Invalid ${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+};
+
+// JSON.parse keeps a "__proto__" key as an own property, but any later spread or merge of it
+// would touch prototypes; such a body is refused outright.
+const rejectProto = (key: string, value: unknown) => {
+  if (key === '__proto__') throw new SyntaxError('the key "__proto__" is not allowed');
+  return value;
+};
+
+/**
+ * The request's JSON body, validated by `schema`.
+ * @throws UnsupportedMediaTypeError (415) unless the content type is JSON,
+ *   PayloadTooLargeError (413) over `maxBytes`, ValidationError (400) for malformed JSON or
+ *   a body that does not match the schema.
+ */
+export const parseJsonBody = <S extends z.ZodType>(
+  event: APIGatewayProxyEventV2,
+  schema: S,
+  maxBytes = MAX_BODY_BYTES,
+): z.output<S> => {
+  const contentType = header(event, 'content-type') ?? '';
+  if (!/^application\/(.+\+)?json\s*(;|$)/i.test(contentType)) {
+    throw new UnsupportedMediaTypeError(
+      `Content-Type must be application/json (got ${contentType ? JSON.stringify(contentType) : 'none'})`,
+    );
+  }
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (Buffer.byteLength(text) > maxBytes) {
+    throw new PayloadTooLargeError(`Request body is larger than ${maxBytes} bytes`);
+  }
+  let body: unknown;
+  try {
+    body = text.includes('"__proto__"') ? JSON.parse(text, rejectProto) : JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError(
+      `Request body is not valid JSON (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  return validate(schema, body, 'request body');
+};
+
+/** The correlation id of a request: the caller's `x-correlation-id`, else API Gateway's request id. */
+export const correlationIdOf = (event: APIGatewayProxyEventV2): string =>
+  header(event, 'x-correlation-id')?.slice(0, 128) ||
+  event.requestContext?.requestId ||
+  crypto.randomUUID();
+
+/**
+ * Failures of the raw @upstash/redis client (used for lists, pipelines) in our error family:
+ * a refusal stays a 500 with a safe message, an unreachable endpoint becomes a 503.
+ */
+const asNaradError = (error: unknown): unknown => {
+  if (error instanceof NaradError) return error;
+  if (error instanceof upstashErrors.UpstashError) return classifyRedisError(error);
+  const name = error instanceof Error ? error.name : '';
+  const message = error instanceof Error ? error.message : '';
+  if (name === 'TimeoutError' || name === 'AbortError' || message === 'fetch failed') {
+    return classifyRedisError(error);
+  }
+  return error;
+};
+
+/**
+ * Runs a route: its result as JSON, a NaradError as its status with the message, anything
+ * else as a logged 500.
+ */
+export const route = async (
+  name: string,
+  handle: () => Promise<APIGatewayProxyStructuredResultV2>,
+): Promise<APIGatewayProxyStructuredResultV2> => {
+  try {
+    return await handle();
+  } catch (thrown) {
+    const error = asNaradError(thrown);
+    const response = errorResponse(error);
+    if (response.statusCode === 500 || response.statusCode === 503) {
+      console.error(
+        JSON.stringify({
+          level: 'ERROR',
+          route: name,
+          error:
+            error instanceof Error ? { name: error.name, message: error.message } : String(error),
+        }),
+      );
+    }
+    return response;
+  }
 };

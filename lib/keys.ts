@@ -1,0 +1,61 @@
+import { ValidationError } from './errors.ts';
+
+/**
+ * The Redis key names of the Narad design (the seed's names, kept). Every identifier that
+ * becomes part of a key is validated first, so a client can never address another key space
+ * (`:`), match patterns (`*`) or make a key unreadable (whitespace, control characters).
+ */
+
+const IDENTIFIER = /^[A-Za-z0-9_.@+-]{1,128}$/;
+
+/**
+ * @returns the identifier unchanged.
+ * @throws ValidationError naming the field and what is allowed.
+ */
+export const identifier = (field: string, value: unknown): string => {
+  if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
+    throw new ValidationError(
+      `${field} must be 1-128 characters of A-Z a-z 0-9 _ . @ + - (no ':', '*' or spaces)`,
+    );
+  }
+  return value;
+};
+
+export const orderKeys = (orderId: string) => ({
+  processing: `order:${orderId}:processing`,
+  result: `order:${orderId}:result`,
+  error: `order:${orderId}:error`,
+});
+
+export const userKeys = (userId: string) => ({
+  profile: `user:${userId}:profile`,
+  preferences: `user:${userId}:preferences`,
+  recentActivity: `user:${userId}:recent_activity`,
+});
+
+export const sessionKey = (sessionId: string): string => `session:${sessionId}`;
+
+export const idempotencyKey = (scope: string, key: string): string => `idempotency:${scope}:${key}`;
+
+export const dailyKeys = (date: string) => ({
+  totalEvents: `analytics:daily:${date}:total_events`,
+  userActions: `analytics:daily:${date}:user_actions`,
+  action: (name: string) => `analytics:daily:${date}:action:${name}`,
+  actionNames: `analytics:daily:${date}:actions`,
+  activeUsers: `analytics:daily:${date}:active_users`,
+});
+
+/** TTLs in seconds, as the design sets them. */
+export const TTL = {
+  orderPending: 300,
+  orderProcessing: 600,
+  orderResult: 3600,
+  orderError: 86_400,
+  userProfile: 600,
+  session: 3600,
+  recentActivity: 86_400,
+  idempotency: 86_400,
+  dailyStats: 90 * 86_400,
+} as const;
+
+export const RECENT_ACTIVITY_LIMIT = 50;
