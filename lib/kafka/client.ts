@@ -3,6 +3,7 @@ import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
 import { saslOptionsOf } from './auth.ts';
 import { discoverBrokers } from './discovery.ts';
+import { unrefSocketFactory } from './sockets.ts';
 
 export interface KafkaClientOptions {
   /** For tests: where the MSK API lives, credentials to sign with. */
@@ -29,5 +30,5 @@ export const createKafkaClient = (config: KafkaConfig, options: KafkaClientOptio
     requestTimeout: config.requestTimeoutMs,
     retry: config.retry,
     logLevel: logLevel.WARN,
-    ...(options.socketFactory ? { socketFactory: options.socketFactory } : {}),
+    socketFactory: options.socketFactory ?? unrefSocketFactory,
   });

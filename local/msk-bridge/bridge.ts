@@ -1,0 +1,198 @@
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { MappingConfigError } from './errors.ts';
+import { consoleLog, kafkaLogCreator } from './log.ts';
+import {
+  type BridgeEvent,
+  describeRecords,
+  type MappingRunner,
+  type MappingStats,
+  type OnRetriesExhausted,
+  startMappingRunner,
+} from './mapping-runner.ts';
+import { ensureTopics, startNewGroupAtTimestamp } from './topics.ts';
+import type { Invoke, KafkaMapping, Log } from './types.ts';
+
+export type { BridgeEvent, MappingStats, OnRetriesExhausted };
+
+export interface MskBridgeOptions {
+  /** `host:port`, a comma-separated list of them, or an array. */
+  brokers: string | readonly string[];
+  mappings: readonly KafkaMapping[];
+  invoke: Invoke;
+  log?: Log;
+  sasl?: SASLOptions;
+  ssl?: boolean;
+  clientId?: string;
+  /**
+   * Retries of a failed batch before `onRetriesExhausted` (Lambda's MaximumRetryAttempts; the
+   * initial invocation does not count). Default: unbounded, as an MSK mapping without it.
+   */
+  maxRetries?: number;
+  /** Exponential backoff between retries: initialMs, doubled each time, at most maxMs. */
+  retryBackoff?: { initialMs?: number; maxMs?: number };
+  /** Default: log the records at error level and commit past them (what Lambda does without a destination). */
+  onRetriesExhausted?: OnRetriesExhausted;
+  onEvent?: (event: BridgeEvent) => void;
+  /** Partitions of the topics the bridge has to create (the broker's num.partitions: 3). */
+  topicPartitions?: number;
+  /** How long a fetch may wait at the broker when there is nothing new, and how long kafkajs idles while every partition is paused (default 100 ms). */
+  fetchMaxWaitMs?: number;
+}
+
+export interface MskBridge {
+  /** The mappings running (the enabled ones). */
+  mappings: readonly KafkaMapping[];
+  /** Counters per mapping id. */
+  stats: () => Record<string, MappingStats>;
+  /** Adds an observer; returns the function that removes it. */
+  on: (listener: (event: BridgeEvent) => void) => () => void;
+  /** Stops every mapping: in-flight invocations are awaited and committed, consumers leave their groups. */
+  stop: () => Promise<void>;
+}
+
+const DEFAULTS = {
+  clientId: 'narad-msk-bridge',
+  maxRetries: Number.POSITIVE_INFINITY,
+  initialBackoffMs: 200,
+  maxBackoffMs: 10_000,
+  topicPartitions: 3,
+  fetchMaxWaitMs: 100,
+};
+
+const brokerList = (brokers: string | readonly string[]): string[] =>
+  (typeof brokers === 'string' ? brokers.split(',') : [...brokers])
+    .map((broker) => broker.trim())
+    .filter(Boolean);
+
+const defaultOnRetriesExhausted =
+  (log: Log): OnRetriesExhausted =>
+  (records, error, { mapping, attempts }) => {
+    log(
+      'error',
+      `${mapping.functionKey}: giving up on ${describeRecords(records)} after ${attempts} attempts (${error.message}); committing past them`,
+    );
+  };
+
+/**
+ * Checks the mappings once, up front.
+ * @throws MappingConfigError when two mappings share a consumer group (each mapping needs its
+ * own, or they split the partitions between them) or a setting is out of range.
+ */
+const validate = (mappings: readonly KafkaMapping[], maxRetries: number) => {
+  if (!(maxRetries >= 0)) {
+    throw new MappingConfigError(`maxRetries must be 0 or more, got ${maxRetries}`, '-');
+  }
+  const groups = new Map<string, string>();
+  for (const mapping of mappings) {
+    const other = groups.get(mapping.consumerGroupId);
+    if (other) {
+      throw new MappingConfigError(
+        `${mapping.id} and ${other} share the consumer group ${mapping.consumerGroupId}; each mapping needs its own`,
+        mapping.functionKey,
+      );
+    }
+    groups.set(mapping.consumerGroupId, mapping.id);
+    if (!(mapping.batchSize >= 1) || !(mapping.batchingWindowMs >= 0)) {
+      throw new MappingConfigError(
+        `${mapping.id}: batchSize must be 1 or more and the batching window 0 or more`,
+        mapping.functionKey,
+      );
+    }
+  }
+};
+
+/**
+ * Plays the event-source mappings against a real Kafka: one consumer group per mapping, batches
+ * as Lambda forms them, the function invoked through `invoke`, offsets committed after success.
+ * Resolves once every consumer has joined its group. Topics that do not exist are created.
+ */
+export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBridge> => {
+  const log = options.log ?? consoleLog();
+  const maxRetries = options.maxRetries ?? DEFAULTS.maxRetries;
+  const mappings = options.mappings.filter((mapping) => mapping.enabled);
+  validate(mappings, maxRetries);
+  const brokers = brokerList(options.brokers);
+  const initialMs = options.retryBackoff?.initialMs ?? DEFAULTS.initialBackoffMs;
+  const maxMs = options.retryBackoff?.maxMs ?? DEFAULTS.maxBackoffMs;
+  const listeners = new Set<(event: BridgeEvent) => void>(options.onEvent ? [options.onEvent] : []);
+  const emit = (event: BridgeEvent) => {
+    for (const listener of listeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        log('warn', `an event listener threw: ${String(error)}`);
+      }
+    }
+  };
+
+  const kafka = new Kafka({
+    clientId: options.clientId ?? DEFAULTS.clientId,
+    brokers,
+    ...(options.sasl ? { sasl: options.sasl } : {}),
+    ...(options.ssl ? { ssl: true } : {}),
+    logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator(log),
+  });
+
+  const admin = kafka.admin();
+  await admin.connect();
+  let partitionCounts: Map<string, number>;
+  try {
+    partitionCounts = await ensureTopics(
+      admin,
+      mappings.map(({ topic }) => topic),
+      options.topicPartitions ?? DEFAULTS.topicPartitions,
+    );
+    for (const mapping of mappings) {
+      if (mapping.startingPosition === 'AT_TIMESTAMP')
+        await startNewGroupAtTimestamp(admin, mapping);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+
+  const started = await Promise.allSettled(
+    mappings.map((mapping) =>
+      startMappingRunner({
+        kafka,
+        mapping,
+        invoke: options.invoke,
+        bootstrapServers: brokers.join(','),
+        maxRetries,
+        retryDelayMs: (retry) => Math.min(maxMs, initialMs * 2 ** (retry - 1)),
+        onRetriesExhausted: options.onRetriesExhausted ?? defaultOnRetriesExhausted(log),
+        log,
+        emit,
+        concurrency: Math.max(1, partitionCounts.get(mapping.topic) ?? 1),
+        fetchMaxWaitMs: options.fetchMaxWaitMs ?? DEFAULTS.fetchMaxWaitMs,
+      }).then((runner) => [mapping.id, runner] as const),
+    ),
+  );
+  const runners = new Map<string, MappingRunner>(
+    started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])),
+  );
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) {
+    await Promise.allSettled([...runners.values()].map((runner) => runner.stop()));
+    throw failed.reason;
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    mappings,
+    stats: () => Object.fromEntries([...runners].map(([id, runner]) => [id, runner.stats()])),
+    on: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    stop: () => {
+      stopped ??= Promise.allSettled([...runners.values()].map((runner) => runner.stop())).then(
+        (results) => {
+          const failure = results.find((result) => result.status === 'rejected');
+          if (failure) throw failure.reason;
+        },
+      );
+      return stopped;
+    },
+  };
+};

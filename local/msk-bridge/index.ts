@@ -1,0 +1,16 @@
+/** The local MSK event-source mapping: the public API of local/msk-bridge. */
+export { interpretBatchResult } from './batch-result.ts';
+export {
+  type BridgeEvent,
+  type MappingStats,
+  type MskBridge,
+  type MskBridgeOptions,
+  type OnRetriesExhausted,
+  startMskBridge,
+} from './bridge.ts';
+export * from './errors.ts';
+export { buildKafkaEvent, toEventRecord } from './event.ts';
+export { type InProcessHandler, inProcessInvoker, offlineInvoker } from './invokers.ts';
+export { consoleLog, silentLog } from './log.ts';
+export { loadMappingsFromServerless, readMappings } from './mappings.ts';
+export type * from './types.ts';

@@ -1,0 +1,31 @@
+import { type logCreator, logLevel } from 'kafkajs';
+import type { Log, LogLevel } from './types.ts';
+
+const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+/** Logs to the console with the `msk-bridge:` prefix, from `minLevel` up. */
+export const consoleLog =
+  (minLevel: LogLevel = 'info'): Log =>
+  (level, message) => {
+    if (ORDER[level] < ORDER[minLevel]) return;
+    const line = `msk-bridge: ${message}`;
+    if (level === 'error') console.error(line);
+    else if (level === 'warn') console.warn(line);
+    else console.log(line);
+  };
+
+/** Drops everything (tests that assert on events, not on output). */
+export const silentLog: Log = () => undefined;
+
+/** kafkajs's own warnings and errors, routed to `log` (kafkajs runs with logLevel WARN). */
+export const kafkaLogCreator =
+  (log: Log): logCreator =>
+  () =>
+  ({ namespace, level, log: entry }) => {
+    const { message, error } = entry as { message: string; error?: unknown };
+    const detail = error === undefined ? '' : `: ${String(error)}`;
+    log(
+      level === logLevel.ERROR ? 'error' : level === logLevel.WARN ? 'warn' : 'debug',
+      `kafkajs ${namespace}: ${message}${detail}`,
+    );
+  };

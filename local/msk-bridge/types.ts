@@ -1,0 +1,74 @@
+/** Shared shapes of the MSK bridge: mappings, the `aws:kafka` event, invokers, logging. */
+
+export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
+
+/** One event-source mapping: one topic, one consumer group, one function. */
+export interface KafkaMapping {
+  /** `<functionKey>#<index of the event>`, unique within a service. */
+  id: string;
+  /** The key under `functions:` in serverless.yml (`processOrders`). */
+  functionKey: string;
+  /** The deployed name, which serverless-offline's Invoke API expects (`narad-services-dev-processOrders`). */
+  functionName: string;
+  /** `aws:kafka` for an `msk` event, `SelfManagedKafka` for a `kafka` event. */
+  eventSource: 'aws:kafka' | 'SelfManagedKafka';
+  /** The MSK cluster ARN (msk events only); becomes the event's `eventSourceArn`. */
+  eventSourceArn?: string;
+  topic: string;
+  consumerGroupId: string;
+  /** Most records per invocation (AWS: 1..10000, default 100). */
+  batchSize: number;
+  /** Longest time spent gathering records before invoking with fewer than `batchSize` (AWS default 500 ms). */
+  batchingWindowMs: number;
+  /** Where a NEW consumer group starts; an existing group resumes from its committed offsets. */
+  startingPosition: StartingPosition;
+  /** Epoch milliseconds, for AT_TIMESTAMP. */
+  startingPositionTimestamp?: number;
+  /**
+   * `FunctionResponseTypes: [ReportBatchItemFailures]` on the mapping. Without it Lambda ignores
+   * a `batchItemFailures` response and treats the invocation as a full success.
+   */
+  reportBatchItemFailures: boolean;
+  enabled: boolean;
+  /** What the bridge cannot reproduce for this mapping, for the operator (printed at start). */
+  notes?: string[];
+}
+
+/** A record exactly as Lambda puts it in an `aws:kafka` / `SelfManagedKafka` event. */
+export interface KafkaEventRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  timestampType: 'CREATE_TIME' | 'LOG_APPEND_TIME';
+  /** base64; absent when the message has no key. */
+  key?: string;
+  /** base64; absent for a tombstone (null value). */
+  value?: string;
+  /** One object per header, in order: `{ name: [byte, byte, ...] }`. */
+  headers: Record<string, number[]>[];
+}
+
+export interface MskBridgeEvent {
+  eventSource: 'aws:kafka';
+  eventSourceArn: string;
+  bootstrapServers: string;
+  records: Record<string, KafkaEventRecord[]>;
+}
+
+export interface SelfManagedKafkaBridgeEvent {
+  eventSource: 'SelfManagedKafka';
+  bootstrapServers: string;
+  records: Record<string, KafkaEventRecord[]>;
+}
+
+export type KafkaBridgeEvent = MskBridgeEvent | SelfManagedKafkaBridgeEvent;
+
+/**
+ * Invokes a function synchronously and resolves with its (JSON) result.
+ * @throws FunctionInvocationError when the function failed, FunctionNotFoundError, InvokeTransportError.
+ */
+export type Invoke = (functionName: string, event: KafkaBridgeEvent) => Promise<unknown>;
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Log = (level: LogLevel, message: string) => void;

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, inject, it } from 'vitest';
+import { api } from '../support/api.ts';
+import { eventually } from '../support/wait.ts';
+
+const apiUrl = inject('apiUrl');
+const today = () => new Date().toISOString().slice(0, 10);
+
+interface Daily {
+  totalEvents: number;
+  userActions: number;
+  activeUsers: number;
+  actions: Record<string, number>;
+}
+
+describe('analytics through the API, Kafka and the processAnalytics consumer', () => {
+  it('counts 200 tracked actions exactly in the daily stats', async () => {
+    const run = randomUUID().slice(0, 8);
+    const [view, buy] = [`view-${run}`, `buy-${run}`];
+    const users = Array.from({ length: 5 }, (_, i) => `user-${run}-${i}`);
+    const events = Array.from({ length: 200 }, (_, i) => ({
+      userId: users[i % users.length],
+      action: i % 4 === 0 ? buy : view,
+      data: { i },
+    }));
+    const before = (await api<Daily>(apiUrl, `/analytics/daily/${today()}`)).body;
+
+    for (let i = 0; i < events.length; i += 50) {
+      const response = await api(apiUrl, '/analytics/events', {
+        method: 'POST',
+        body: { events: events.slice(i, i + 50) },
+      });
+      expect(response).toMatchObject({ status: 202, body: { accepted: 50 } });
+    }
+
+    const after = await eventually(
+      async () => (await api<Daily>(apiUrl, `/analytics/daily/${today()}`)).body,
+      (daily) => (daily.actions[view] ?? 0) + (daily.actions[buy] ?? 0) >= 200,
+      { what: '200 actions counted' },
+    );
+    expect(after.actions[buy]).toBe(50);
+    expect(after.actions[view]).toBe(150);
+    expect(after.userActions - before.userActions).toBeGreaterThanOrEqual(200);
+    expect(after.totalEvents - before.totalEvents).toBeGreaterThanOrEqual(200);
+    expect(after.activeUsers - before.activeUsers).toBeGreaterThanOrEqual(5);
+  });
+
+  it("accepts a single event and keeps the user's recent activity, newest first, at most 50", async () => {
+    const userId = `user-${randomUUID().slice(0, 8)}`;
+    expect(
+      (
+        await api(apiUrl, '/analytics/events', {
+          method: 'POST',
+          body: { userId, action: 'first' },
+        })
+      ).status,
+    ).toBe(202);
+    const many = Array.from({ length: 60 }, (_, i) => ({ userId, action: `a${i}` }));
+    await api(apiUrl, '/analytics/events', { method: 'POST', body: { events: many.slice(0, 30) } });
+    await api(apiUrl, '/analytics/events', { method: 'POST', body: { events: many.slice(30) } });
+
+    const { status, body } = await api<{ activity: Array<{ action: string }> }>(
+      apiUrl,
+      `/users/${userId}/activity`,
+    );
+
+    expect(status).toBe(200);
+    expect(body.activity).toHaveLength(50);
+    expect(body.activity[0]?.action).toBe('a59');
+    expect(body.activity.map((entry) => entry.action)).not.toContain('first');
+  });
+
+  it.each([
+    ['2026-02-30', /calendar date/],
+    ['27-11-2026', /calendar date/],
+  ])('refuses the date %s with 400', async (date, message) => {
+    const response = await api(apiUrl, `/analytics/daily/${date}`);
+    expect(response.status).toBe(400);
+    expect(response.body.error).toMatch(message);
+  });
+
+  it('refuses a batch over 100 events and an event without an action', async () => {
+    const tooMany = Array.from({ length: 101 }, () => ({ userId: 'user-1', action: 'x' }));
+    expect(
+      (await api(apiUrl, '/analytics/events', { method: 'POST', body: { events: tooMany } }))
+        .status,
+    ).toBe(400);
+    const missing = await api(apiUrl, '/analytics/events', {
+      method: 'POST',
+      body: { userId: 'user-1' },
+    });
+    expect(missing.status).toBe(400);
+  });
+});
