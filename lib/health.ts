@@ -1,12 +1,22 @@
+import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { Config, Profile } from './config.ts';
 import { checkKafka, type KafkaHealth } from './kafka/health.ts';
+import type { KafkaService } from './kafka/producer.ts';
 import type { RedisHealth } from './redis/health.ts';
 import type { RedisService } from './redis/service.ts';
 
-export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy';
+export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy' | 'error';
 
 type NotConfigured = { status: 'not-configured'; hint: string };
+
+/** A live round trip through a service, the seed's "service tests". */
+export type LiveTest =
+  | { status: 'passed'; latencyMs: number }
+  | { status: 'failed'; latencyMs: number; error: string }
+  | { status: 'skipped'; reason: string };
+
+export const HEALTH_TOPIC = 'health.test';
 
 export interface HealthReport {
   status: OverallStatus;
@@ -17,33 +27,77 @@ export interface HealthReport {
     redis: RedisHealth | NotConfigured;
     kafka: (KafkaHealth & { clientId: string; bootstrap: string[] }) | NotConfigured;
   };
+  tests: { redis: LiveTest; kafka: LiveTest };
 }
 
 export interface HealthDeps {
   config: Config;
   redis: RedisService | undefined;
   kafkaClient: Kafka | undefined;
+  kafka: KafkaService | undefined;
 }
 
 const isUp = (service: { status: string }) => service.status === 'connected';
+const isOk = (test: LiveTest) => test.status === 'passed';
 
 /**
- * The seed's rule: every service up is `healthy`; a service down is `degraded` in development
- * (the fallbacks carry on) and `unhealthy` in production (the caller should be told).
+ * The seed's rule: every service up and every live test passed is `healthy`; anything less is
+ * `degraded` in development (the fallbacks carry on) and `unhealthy` in production.
  */
 export const overallStatus = (
   profile: Profile,
   services: HealthReport['services'],
+  tests: HealthReport['tests'] = {
+    redis: { status: 'passed', latencyMs: 0 },
+    kafka: { status: 'passed', latencyMs: 0 },
+  },
 ): OverallStatus => {
-  if (isUp(services.redis) && isUp(services.kafka)) return 'healthy';
+  if (isUp(services.redis) && isUp(services.kafka) && isOk(tests.redis) && isOk(tests.kafka))
+    return 'healthy';
   return profile === 'production' ? 'unhealthy' : 'degraded';
 };
 
-/** Checks Redis and Kafka concurrently; never throws, a failed check is part of the report. */
+const timed = async (run: () => Promise<void>): Promise<LiveTest> => {
+  const started = performance.now();
+  const latencyMs = () => Math.round(performance.now() - started);
+  try {
+    await run();
+    return { status: 'passed', latencyMs: latencyMs() };
+  } catch (error) {
+    return {
+      status: 'failed',
+      latencyMs: latencyMs(),
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+};
+
+/** SET (EX 10) / GET / DEL of a throwaway key: the path every cache write takes. */
+const redisRoundTrip = (redis: RedisService) =>
+  timed(async () => {
+    const key = `health:check:${randomUUID()}`;
+    const value = { test: true, at: Date.now() };
+    await redis.set(key, value, { EX: 10 });
+    const read = await redis.get<typeof value>(key);
+    await redis.del(key);
+    if (read?.at !== value.at)
+      throw new Error('the value read back differs from the value written');
+  });
+
+/** One message to health.test through the container's own producer (and so warms it). */
+const kafkaSend = (kafka: KafkaService) =>
+  timed(async () => {
+    await kafka.send(HEALTH_TOPIC, { value: { test: true, timestamp: new Date().toISOString() } });
+  });
+
+const skipped = (reason: string): LiveTest => ({ status: 'skipped', reason });
+
+/** Checks Redis and Kafka, then runs the live tests on what answered; never throws. */
 export const checkHealth = async ({
   config,
   redis,
   kafkaClient,
+  kafka,
 }: HealthDeps): Promise<HealthReport> => {
   const [redisHealth, kafkaHealth] = await Promise.all([
     redis && config.redis
@@ -61,15 +115,21 @@ export const checkHealth = async ({
       : ({ status: 'not-configured', hint: 'set KAFKA_BROKERS or MSK_CLUSTER_ARN' } as const),
   ]);
   const services = { redis: redisHealth, kafka: kafkaHealth };
+  const [redisTest, kafkaTest] = await Promise.all([
+    redis && isUp(redisHealth) ? redisRoundTrip(redis) : skipped(`redis is ${redisHealth.status}`),
+    kafka && isUp(kafkaHealth) ? kafkaSend(kafka) : skipped(`kafka is ${kafkaHealth.status}`),
+  ]);
+  const tests = { redis: redisTest, kafka: kafkaTest };
   return {
-    status: overallStatus(config.profile, services),
+    status: overallStatus(config.profile, services, tests),
     timestamp: new Date().toISOString(),
     profile: config.profile,
     stage: config.stage,
     services,
+    tests,
   };
 };
 
-/** 503 only when the report says the service should not take traffic. */
-export const httpStatusOfHealth = (report: HealthReport): number =>
-  report.status === 'unhealthy' ? 503 : 200;
+/** 503 when the report says the service should not take traffic. */
+export const httpStatusOfHealth = (report: Pick<HealthReport, 'status'>): number =>
+  report.status === 'unhealthy' ? 503 : report.status === 'error' ? 500 : 200;

@@ -1,3 +1,4 @@
+import './request-queue-fix.ts';
 import type { KafkaClientConfig } from '@aws-sdk/client-kafka';
 import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';

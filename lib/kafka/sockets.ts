@@ -12,7 +12,10 @@ const KEEP_ALIVE_DELAY_MS = 60_000;
  */
 export const unrefSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
   const socket = ssl
-    ? tls.connect({ host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+    ? tls.connect(
+        { host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl },
+        onConnect,
+      )
     : net.connect({ host, port }, onConnect);
   socket.setKeepAlive(true, KEEP_ALIVE_DELAY_MS);
   socket.unref();

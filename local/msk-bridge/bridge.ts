@@ -1,3 +1,4 @@
+import '../../lib/kafka/request-queue-fix.ts';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { MappingConfigError } from './errors.ts';
 import { consoleLog, kafkaLogCreator } from './log.ts';

@@ -25,6 +25,8 @@ describe('GET /health while a service is down (development profile)', () => {
     expect(down.report.status).toBe('degraded');
     expect(down.report.services.kafka.status).toBe('disconnected');
     expect(down.report.services.redis.status).toBe('connected');
+    expect(down.report.tests.kafka).toEqual({ status: 'skipped', reason: 'kafka is disconnected' });
+    expect(down.report.tests.redis.status).toBe('passed');
 
     await ensureKafkaBroker();
     const back = await health();

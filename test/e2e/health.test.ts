@@ -21,6 +21,10 @@ describe('GET /health through serverless offline', () => {
         kafka: { status: 'connected', brokers: 1, bootstrap: [stack.kafkaBrokers] },
       },
     });
+    expect(report.tests).toMatchObject({
+      redis: { status: 'passed' },
+      kafka: { status: 'passed' },
+    });
     expect(report.services.redis.latencyMs).toBeGreaterThanOrEqual(0);
     expect(report.services.kafka.clientId).toMatch(/^narad-services/);
     expect(Date.parse(report.timestamp)).not.toBeNaN();

@@ -21,4 +21,25 @@ describe('overall health', () => {
     expect(httpStatusOfHealth({ status } as never)).toBe(503);
     expect(httpStatusOfHealth({ status: 'degraded' } as never)).toBe(200);
   });
+
+  it('is not healthy when a service answers but its live test fails', () => {
+    const failed = { status: 'failed', latencyMs: 3, error: 'x' } as const;
+    const passed = { status: 'passed', latencyMs: 3 } as const;
+    expect(
+      overallStatus('development', { redis: up, kafka: up } as never, {
+        redis: passed,
+        kafka: failed,
+      }),
+    ).toBe('degraded');
+    expect(
+      overallStatus('production', { redis: up, kafka: up } as never, {
+        redis: failed,
+        kafka: passed,
+      }),
+    ).toBe('unhealthy');
+  });
+
+  it('answers 500 for an error report (the check itself could not run)', () => {
+    expect(httpStatusOfHealth({ status: 'error' })).toBe(500);
+  });
 });
