@@ -1,10 +1,18 @@
+import { join } from 'node:path';
 import { loadDotEnv } from './dotenv.ts';
+import {
+  consoleLog,
+  loadMappingsFromServerless,
+  offlineInvoker,
+  startMskBridge,
+} from './msk-bridge/index.ts';
 import { startOffline } from './offline.ts';
 import { ensureStack } from './stack.ts';
 
 /**
- * `npm start`: the local stack (reused when running, started otherwise), then
- * `serverless offline` in front of it. Ctrl-C stops what this command started.
+ * `npm start`: the local stack (reused when running, started otherwise), `serverless offline`
+ * in front of it, and the MSK bridge delivering the topics to the consumer functions.
+ * Ctrl-C stops what this command started: the bridge leaves its consumer groups first.
  */
 loadDotEnv();
 
@@ -28,6 +36,17 @@ const main = async () => {
     },
     onOutput: (text) => process.stdout.write(text.replace(/^(?=.)/gm, '[offline] ')),
   });
+  const bridge = await startMskBridge({
+    brokers: process.env.KAFKA_BROKERS || stack.endpoints.kafkaBrokers,
+    mappings: await loadMappingsFromServerless(join(import.meta.dirname, '..')),
+    invoke: offlineInvoker({ lambdaUrl: offline.lambdaUrl }),
+    log: consoleLog(process.env.MSK_BRIDGE_DEBUG ? 'debug' : 'info'),
+  });
+  for (const mapping of bridge.mappings) {
+    console.log(
+      `dev: msk-bridge ${mapping.functionKey} <- ${mapping.topic} (group ${mapping.consumerGroupId})`,
+    );
+  }
   console.log(`dev: API on ${offline.url} — try: curl ${offline.url}/health`);
 
   let stopping = false;
@@ -35,6 +54,7 @@ const main = async () => {
     if (stopping) return;
     stopping = true;
     console.log(`dev: ${signal}, stopping what this command started...`);
+    await bridge.stop();
     await offline.stop();
     await stack.stop();
     process.exit(0);
