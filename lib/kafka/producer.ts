@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { IHeaders, Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
+import {
+  type IHeaders,
+  type Kafka,
+  type Message,
+  Partitioners,
+  type Producer,
+  type RecordMetadata,
+} from 'kafkajs';
 import { KafkaUnavailableError, ValidationError } from '../errors.ts';
 import { classifyKafkaError } from './errors.ts';
 
@@ -117,6 +124,8 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
   const connect = (): Promise<Producer> => {
     producer ??= (async () => {
       const created = kafka.producer({
+        // Java-compatible murmur2 partitioning, chosen on purpose (kafkajs warns when it is implicit).
+        createPartitioner: Partitioners.DefaultPartitioner,
         idempotent: settings.idempotent,
         allowAutoTopicCreation: settings.allowAutoTopicCreation,
         retry: { retries: settings.retries },
