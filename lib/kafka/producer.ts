@@ -109,7 +109,17 @@ export interface ProducerSettings {
   idempotent: boolean;
   allowAutoTopicCreation: boolean;
   retries: number;
+  /**
+   * After Kafka proved unreachable, how long sends fail at once instead of waiting out the
+   * retries again: during an outage every request would otherwise pay that wait before its
+   * fallback. The first send after the pause tries the brokers again.
+   */
+  outagePauseMs?: number;
+  /** For tests: the clock the pause is measured with. */
+  now?: () => number;
 }
+
+export const DEFAULT_OUTAGE_PAUSE_MS = 2_000;
 
 /**
  * The Kafka service of one Lambda container: one producer, created and connected on the first
@@ -118,7 +128,9 @@ export interface ProducerSettings {
  * tries again instead of failing.
  */
 export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): KafkaService => {
+  const { outagePauseMs = DEFAULT_OUTAGE_PAUSE_MS, now = Date.now } = settings;
   let producer: Promise<Producer> | undefined;
+  let unreachableSince: number | undefined;
   let connected = false;
 
   const connect = (): Promise<Producer> => {
@@ -160,19 +172,44 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
       const correlationId = options.correlationId ?? randomUUID();
       const list = Array.isArray(input) ? input : [input];
       const messages = toKafkaMessages(topic, list, { ...options, correlationId });
+      if (unreachableSince !== undefined && now() - unreachableSince < outagePauseMs) {
+        throw new KafkaUnavailableError(
+          `Kafka was unreachable ${now() - unreachableSince} ms ago; not waiting on it again for ${outagePauseMs} ms (check KAFKA_BROKERS / MSK_CLUSTER_ARN and that the brokers are up)`,
+          topic,
+        );
+      }
+      const remember = (error: unknown) => {
+        const failure = classifyKafkaError(error, topic);
+        if (failure instanceof KafkaUnavailableError) unreachableSince = now();
+        return failure;
+      };
       const warm = producer !== undefined;
       try {
-        return summarize(topic, list.length, correlationId, await sendOnce(topic, messages));
+        const result = summarize(
+          topic,
+          list.length,
+          correlationId,
+          await sendOnce(topic, messages),
+        );
+        unreachableSince = undefined;
+        return result;
       } catch (first) {
         const failure = classifyKafkaError(first, topic);
         // A warm producer's dropped connection looks like an outage; one fresh producer tells
         // the two apart. A cold one just failed to connect: retrying would only double the wait.
-        if (!(failure instanceof KafkaUnavailableError) || !warm) throw failure;
+        if (!(failure instanceof KafkaUnavailableError) || !warm) throw remember(first);
         await reset();
         try {
-          return summarize(topic, list.length, correlationId, await sendOnce(topic, messages));
+          const result = summarize(
+            topic,
+            list.length,
+            correlationId,
+            await sendOnce(topic, messages),
+          );
+          unreachableSince = undefined;
+          return result;
         } catch (second) {
-          throw classifyKafkaError(second, topic);
+          throw remember(second);
         }
       }
     },

@@ -16,7 +16,11 @@ import {
   ValidationError,
 } from '../../lib/errors.ts';
 import { createKafkaClient } from '../../lib/kafka/client.ts';
-import { createKafkaService, type KafkaService } from '../../lib/kafka/producer.ts';
+import {
+  createKafkaService,
+  type KafkaService,
+  type ProducerSettings,
+} from '../../lib/kafka/producer.ts';
 import { KAFKA_SASL_USERS } from '../../local/kafka/broker.ts';
 import {
   consumeMessages,
@@ -51,11 +55,16 @@ const countingSockets = () => {
 };
 
 const services: KafkaService[] = [];
-const serviceFor = (config: KafkaConfig, socketFactory?: ISocketFactory) => {
+const serviceFor = (
+  config: KafkaConfig,
+  socketFactory?: ISocketFactory,
+  settings: Partial<ProducerSettings> = {},
+) => {
   const service = createKafkaService(createKafkaClient(config, { socketFactory }), {
     idempotent: true,
     allowAutoTopicCreation: true,
     retries: config.retry.retries,
+    ...settings,
   });
   services.push(service);
   return service;
@@ -172,6 +181,31 @@ describe('the Kafka service', () => {
     expect(error).toBeInstanceOf(KafkaUnavailableError);
     expect((error as Error).message).toMatch(/Kafka is unreachable .*KAFKA_BROKERS/);
     expect(performance.now() - started).toBeLessThan(15_000);
+  });
+});
+
+describe('during a Kafka outage', () => {
+  it('fails later sends at once instead of waiting out the retries again, and tries the brokers after the pause', async () => {
+    let clock = 1_000_000;
+    const sockets = countingSockets();
+    const kafka = serviceFor(kafkaConfig({ KAFKA_BROKERS: '127.0.0.1:1' }), sockets.factory, {
+      outagePauseMs: 2_000,
+      now: () => clock,
+    });
+    await expect(kafka.send('anything', { value: 1 })).rejects.toThrowError(KafkaUnavailableError);
+    const attemptsAfterFirst = sockets.sockets.length;
+
+    const started = performance.now();
+    const paused = await kafka.send('anything', { value: 2 }).catch((e: unknown) => e);
+
+    expect(paused).toBeInstanceOf(KafkaUnavailableError);
+    expect((paused as Error).message).toMatch(/not waiting on it again for 2000 ms/);
+    expect(performance.now() - started).toBeLessThan(50);
+    expect(sockets.sockets.length).toBe(attemptsAfterFirst);
+
+    clock += 2_000;
+    await expect(kafka.send('anything', { value: 3 })).rejects.toThrowError(KafkaUnavailableError);
+    expect(sockets.sockets.length).toBeGreaterThan(attemptsAfterFirst);
   });
 });
 
