@@ -1,22 +1,15 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { correlationIdOf, header, json, parseJsonBody, route } from '../lib/lambda/http.ts';
+import { header, httpHandler, json, parseJsonBody } from '../lib/lambda/http.ts';
 import { createOrder } from '../lib/orders/orders.ts';
 import { orderRequestSchema } from '../lib/orders/schema.ts';
 import { getServices } from '../lib/services.ts';
 
 /** POST /orders -> 202 {orderId, status} with Location; Idempotency-Key makes retries safe. */
-export const handler = (event: APIGatewayProxyEventV2) =>
-  route('createOrder', async () => {
-    const request = parseJsonBody(event, orderRequestSchema);
-    const correlationId = correlationIdOf(event);
-    const idempotencyKey = header(event, 'idempotency-key');
-    const { orderId, status } = await createOrder(getServices(), request, {
-      correlationId,
-      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
-    });
-    return json(
-      202,
-      { orderId, status },
-      { location: `/orders/${orderId}`, 'x-correlation-id': correlationId },
-    );
+export const handler = httpHandler('createOrder', async (event, { correlationId }) => {
+  const request = parseJsonBody(event, orderRequestSchema);
+  const idempotencyKey = header(event, 'idempotency-key');
+  const { orderId, status } = await createOrder(getServices(), request, {
+    correlationId,
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
   });
+  return json(202, { orderId, status }, { location: `/orders/${orderId}` });
+});

@@ -1,5 +1,4 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { json, route } from '../lib/lambda/http.ts';
+import { httpHandler, json } from '../lib/lambda/http.ts';
 import { getServices } from '../lib/services.ts';
 import { httpUserSource } from '../lib/users/user-source.ts';
 import { getUserProfile } from '../lib/users/users.ts';
@@ -7,12 +6,11 @@ import { getUserProfile } from '../lib/users/users.ts';
 const userSource = httpUserSource(process.env.USER_SOURCE_URL ?? 'http://127.0.0.1:8090');
 
 /** GET /users/{userId} -> the profile, from the cache when it is there (x-cache: hit). */
-export const handler = (event: APIGatewayProxyEventV2) =>
-  route('getUser', async () => {
-    const { profile, cache } = await getUserProfile(
-      getServices(),
-      event.pathParameters?.userId ?? '',
-      userSource,
-    );
-    return json(200, profile, { 'x-cache': cache });
-  });
+export const handler = httpHandler('getUser', async (event) => {
+  const { profile, cache } = await getUserProfile(
+    getServices(),
+    event.pathParameters?.userId ?? '',
+    userSource,
+  );
+  return json(200, profile, { 'x-cache': cache });
+});

@@ -1,8 +1,7 @@
-import type { MSKEvent } from 'aws-lambda';
 import { aggregateDaily } from '../lib/analytics/aggregate.ts';
 import { applyDailyIncrements } from '../lib/analytics/analytics.ts';
 import type { AnalyticsEvent } from '../lib/analytics/schema.ts';
-import { decodedPrefixes } from '../lib/lambda/consumer.ts';
+import { decodedPrefixes, kafkaHandler } from '../lib/lambda/consumer.ts';
 import { batchItemFailures } from '../lib/lambda/kafka-event.ts';
 import { getServices } from '../lib/services.ts';
 
@@ -12,7 +11,7 @@ const problemOf = (value: unknown) =>
     : 'value is not an event (an object with a string "type")';
 
 /** user.events + system.events -> daily counters, the whole batch in one Redis pipeline. */
-export const handler = async (event: MSKEvent) => {
+export const handler = kafkaHandler('processAnalytics', async (event, { recordFailed }) => {
   const { records, failures } = decodedPrefixes<AnalyticsEvent>(event, problemOf);
   await applyDailyIncrements(
     getServices(),
@@ -23,15 +22,6 @@ export const handler = async (event: MSKEvent) => {
       })),
     ),
   );
-  for (const { position, error } of failures) {
-    console.error(
-      JSON.stringify({
-        level: 'ERROR',
-        function: 'processAnalytics',
-        record: position,
-        error: String(error),
-      }),
-    );
-  }
+  for (const failure of failures) recordFailed(failure);
   return batchItemFailures(failures.map((failure) => failure.position));
-};
+});

@@ -1,10 +1,33 @@
 import './request-queue-fix.ts';
 import type { KafkaClientConfig } from '@aws-sdk/client-kafka';
-import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from 'kafkajs';
+import { Kafka, type KafkaConfig as KafkaJsConfig, type logCreator, logLevel } from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
+import { logger } from '../log.ts';
 import { saslOptionsOf } from './auth.ts';
 import { discoverBrokers } from './discovery.ts';
 import { unrefSocketFactory } from './sockets.ts';
+
+const LEVEL_METHODS = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+} as const;
+
+/**
+ * kafkajs's own log entries as lines of the functions' JSON logger: kafkajs ERROR/WARN/INFO/DEBUG
+ * to the same levels, the message as the message, kafkajs's details (namespace, broker, error,
+ * retry counts) under `kafkajs`. kafkajs filters by its own level first: WARN
+ * (`KAFKAJS_LOG_LEVEL` overrides it), then the logger by LOG_LEVEL.
+ */
+export const kafkaLogCreator: logCreator =
+  () =>
+  ({ namespace, level, log }) => {
+    const { message, timestamp: _timestamp, logger: _kafkajs, stack: _stack, ...details } = log;
+    const method = LEVEL_METHODS[level as keyof typeof LEVEL_METHODS];
+    if (method === undefined) return;
+    logger[method]({ message: String(message), kafkajs: { namespace, ...details } });
+  };
 
 export interface KafkaClientOptions {
   /** For tests: where the MSK API lives, credentials to sign with. */
@@ -31,5 +54,6 @@ export const createKafkaClient = (config: KafkaConfig, options: KafkaClientOptio
     requestTimeout: config.requestTimeoutMs,
     retry: config.retry,
     logLevel: logLevel.WARN,
+    logCreator: kafkaLogCreator,
     socketFactory: options.socketFactory ?? unrefSocketFactory,
   });

@@ -1,9 +1,13 @@
-import type { MSKEvent, SelfManagedKafkaEvent } from 'aws-lambda';
+import type { Context, MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
 import { ValidationError } from '../errors.ts';
+import { CORRELATION_ID_HEADER } from '../kafka/producer.ts';
+import { loggableError, logger } from '../log.ts';
+import { withInvocationLog } from './invocation-log.ts';
 import {
   batchItemFailures,
   type DecodedRecord,
   decodeKafkaEvent,
+  type KafkaEvent,
   type KafkaRecord,
   type RecordPosition,
 } from './kafka-event.ts';
@@ -86,3 +90,150 @@ export const decodedPrefixes = <T>(
   }
   return { records, failures };
 };
+
+/** How many of a batch's distinct correlation ids its log lines name. */
+export const MAX_LOGGED_CORRELATION_IDS = 10;
+
+/** What the logs say about a batch, read from the raw event (nothing decoded but one header). */
+export interface BatchSummary {
+  /** Each partition's offset range, `orders-0:15-20` (`orders-0:15` for one record). */
+  ranges: string[];
+  records: number;
+  /** The first MAX_LOGGED_CORRELATION_IDS distinct `x-correlation-id` headers, in batch order. */
+  correlationIds: string[];
+  /** Distinct correlation ids beyond those. */
+  moreCorrelationIds: number;
+  /** The correlation id of the record at a position, when it carries one. */
+  correlationIdAt: (position: RecordPosition) => string | undefined;
+}
+
+const positionKey = ({ topic, partition, offset }: RecordPosition) =>
+  `${topic}-${partition}:${offset}`;
+
+/** The record's `x-correlation-id` header (bytes as UTF-8), when it has a usable one. */
+const correlationIdOfRecord = (record: MSKRecord): string | undefined => {
+  for (const header of Array.isArray(record.headers) ? record.headers : []) {
+    const bytes: unknown = header?.[CORRELATION_ID_HEADER];
+    if (
+      Array.isArray(bytes) &&
+      bytes.length > 0 &&
+      bytes.every((byte) => Number.isInteger(byte) && byte >= 0 && byte <= 255)
+    ) {
+      return Buffer.from(bytes).toString('utf8').slice(0, 128);
+    }
+  }
+  return undefined;
+};
+
+/** Offsets, record count and correlation ids of a batch; tolerant of malformed events. */
+export const summarizeBatch = (event: KafkaEvent): BatchSummary => {
+  const ranges: string[] = [];
+  const distinct = new Set<string>();
+  const byPosition = new Map<string, string>();
+  let records = 0;
+  const partitions =
+    typeof event?.records === 'object' && event.records !== null ? event.records : {};
+  for (const [topicPartition, list] of Object.entries(partitions)) {
+    const entries: MSKRecord[] = Array.isArray(list) ? list : [];
+    const offsets = entries.map((record) => record?.offset).filter(Number.isInteger);
+    records += entries.length;
+    if (offsets.length > 0) {
+      const first = Math.min(...offsets);
+      const last = Math.max(...offsets);
+      ranges.push(`${topicPartition}:${first === last ? first : `${first}-${last}`}`);
+    } else {
+      ranges.push(topicPartition);
+    }
+    for (const record of entries) {
+      const id = record ? correlationIdOfRecord(record) : undefined;
+      if (id === undefined) continue;
+      distinct.add(id);
+      byPosition.set(positionKey(record), id);
+    }
+  }
+  const all = [...distinct];
+  return {
+    ranges,
+    records,
+    correlationIds: all.slice(0, MAX_LOGGED_CORRELATION_IDS),
+    moreCorrelationIds: Math.max(0, all.length - MAX_LOGGED_CORRELATION_IDS),
+    correlationIdAt: (position) => byPosition.get(positionKey(position)),
+  };
+};
+
+/**
+ * Records the batch got through: all of a partition without a reported failure, and those
+ * before the failed offset of one with (Lambda redelivers the failed record and the rest).
+ */
+const countProcessed = (event: KafkaEvent, response: KafkaBatchResponse): number => {
+  const failedAt = new Map(
+    response.batchItemFailures.map(({ itemIdentifier }) => [
+      itemIdentifier['topic-partition'],
+      itemIdentifier.offset,
+    ]),
+  );
+  let processed = 0;
+  for (const [topicPartition, list] of Object.entries(event?.records ?? {})) {
+    const failed = failedAt.get(topicPartition);
+    for (const record of Array.isArray(list) ? list : []) {
+      if (failed === undefined || (Number.isInteger(record?.offset) && record.offset < failed)) {
+        processed += 1;
+      }
+    }
+  }
+  return processed;
+};
+
+/** What a consumer handler gets besides its event. */
+export interface ConsumerInvocation {
+  /**
+   * Logs one failed record as an error line: the function, the record (`orders-0:17`), its
+   * correlation id, the batch's correlation ids and the error. Pass it as `onFailure`.
+   */
+  recordFailed: (failure: RecordFailure) => void;
+}
+
+export type KafkaHandler = (event: KafkaEvent, context?: Context) => Promise<KafkaBatchResponse>;
+
+/**
+ * A Kafka (MSK or self-managed) consumer handler around `handle`. Each invocation writes one
+ * `invocation` line: the function, each partition's offset range, the batch's correlation ids
+ * (from the records' `x-correlation-id` headers, so a request can be followed from its HTTP
+ * line), records / processed / failed counts, duration and cold start; info when every record
+ * went through, warn with failed records, error when the handler threw (the whole batch is
+ * retried). No record value is logged.
+ */
+export const kafkaHandler =
+  (
+    name: string,
+    handle: (event: KafkaEvent, invocation: ConsumerInvocation) => Promise<KafkaBatchResponse>,
+  ): KafkaHandler =>
+  (event, context) => {
+    const batch = summarizeBatch(event);
+    const correlation = {
+      correlation_ids: batch.correlationIds,
+      ...(batch.moreCorrelationIds > 0 ? { correlation_ids_more: batch.moreCorrelationIds } : {}),
+    };
+    const recordFailed = ({ position, error }: RecordFailure) =>
+      logger.error(
+        {
+          message: 'record failed',
+          function: name,
+          record: `${position.topic}-${position.partition}:${position.offset}`,
+          correlation_id: batch.correlationIdAt(position),
+          ...correlation,
+        },
+        { error: loggableError(error) },
+      );
+    return withInvocationLog(
+      { context, keys: { function: name, ...correlation }, fields: { batch: batch.ranges } },
+      () => handle(event, { recordFailed }),
+      (response) => {
+        const failed = response.batchItemFailures.length;
+        return {
+          level: failed > 0 ? 'warn' : 'info',
+          fields: { records: batch.records, processed: countProcessed(event, response), failed },
+        };
+      },
+    );
+  };

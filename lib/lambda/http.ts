@@ -1,5 +1,9 @@
 import { errors as upstashErrors } from '@upstash/redis';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
 import type { z } from 'zod';
 import {
   ConflictError,
@@ -12,7 +16,9 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.ts';
+import { briefError, loggableError } from '../log.ts';
 import { classifyRedisError } from '../redis/errors.ts';
+import { withInvocationLog } from './invocation-log.ts';
 
 /** A JSON response for API Gateway HTTP APIs (payload format 2.0). */
 export const json = (
@@ -149,29 +155,89 @@ const asNaradError = (error: unknown): unknown => {
   return error;
 };
 
-/**
- * Runs a route: its result as JSON, a NaradError as its status with the message, anything
- * else as a logged 500.
- */
-export const route = async (
-  name: string,
+/** A response and, when the handler threw, the error behind it (asNaradError-classified). */
+interface Answer {
+  response: APIGatewayProxyStructuredResultV2;
+  error?: unknown;
+}
+
+const answer = async (
   handle: () => Promise<APIGatewayProxyStructuredResultV2>,
-): Promise<APIGatewayProxyStructuredResultV2> => {
+  toResponse: (error: unknown) => APIGatewayProxyStructuredResultV2,
+): Promise<Answer> => {
   try {
-    return await handle();
+    return { response: await handle() };
   } catch (thrown) {
     const error = asNaradError(thrown);
-    const response = errorResponse(error);
-    if (response.statusCode === 500 || response.statusCode === 503) {
-      console.error(
-        JSON.stringify({
-          level: 'ERROR',
-          route: name,
-          error:
-            error instanceof Error ? { name: error.name, message: error.message } : String(error),
-        }),
-      );
-    }
-    return response;
+    return { response: toResponse(error), error };
   }
 };
+
+/**
+ * The route of a request as the logs name it: API Gateway's route key (`GET /orders/{orderId}`,
+ * the template, so the lines of one route group together), else method and path.
+ */
+export const routeOf = (event: APIGatewayProxyEventV2): string => {
+  const key = event?.routeKey || event?.requestContext?.routeKey;
+  if (key && key !== '$default') return key;
+  return `${event?.requestContext?.http?.method ?? 'HTTP'} ${event?.rawPath ?? ''}`.trim();
+};
+
+/** What an HTTP handler gets besides its event. */
+export interface HttpInvocation {
+  /** The request's correlation id (see correlationIdOf); also in the logs and the response. */
+  correlationId: string;
+}
+
+export interface HttpHandlerOptions {
+  /** The response for an error the handler threw; `errorResponse` unless told otherwise. */
+  errorResponse?: (error: unknown) => APIGatewayProxyStructuredResultV2;
+}
+
+export type HttpHandler = (
+  event: APIGatewayProxyEventV2,
+  context?: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+
+/**
+ * An API Gateway handler around `handle`: a thrown NaradError becomes its status with the
+ * message, anything else a 500 that hides the internals; the response carries the
+ * `x-correlation-id`. Each invocation writes one `invocation` log line with function, route,
+ * status, duration, correlation id and cold start: info below 500 (a 4xx with the error's name
+ * and message), error from 500 on, with the error and its stack when one was thrown.
+ */
+export const httpHandler =
+  (
+    name: string,
+    handle: (
+      event: APIGatewayProxyEventV2,
+      invocation: HttpInvocation,
+    ) => Promise<APIGatewayProxyStructuredResultV2>,
+    options: HttpHandlerOptions = {},
+  ): HttpHandler =>
+  async (event, context) => {
+    const correlationId = correlationIdOf(event);
+    const { response } = await withInvocationLog(
+      {
+        context,
+        keys: { function: name, correlation_id: correlationId },
+        fields: { route: routeOf(event) },
+      },
+      () => answer(() => handle(event, { correlationId }), options.errorResponse ?? errorResponse),
+      ({ response, error }) => {
+        const status = response.statusCode ?? 200;
+        const failed = status >= 500;
+        return {
+          level: failed ? 'error' : 'info',
+          fields: { status },
+          ...(error === undefined
+            ? {}
+            : { error: failed ? loggableError(error) : briefError(error) }),
+        };
+      },
+    );
+    return {
+      ...response,
+      headers: { 'x-correlation-id': correlationId, ...response.headers },
+    };
+  };

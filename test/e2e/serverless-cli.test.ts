@@ -88,6 +88,7 @@ describe('the serverless CLI, offline and without AWS credentials', () => {
 
   it.each([
     ['health', 'http-get-health.json', 200],
+    ['openapi', 'http-get-openapi.json', 200],
     ['createOrder', 'http-post-orders.json', 202],
     ['getOrder', 'http-get-order.json', 404],
     ['trackEvents', 'http-post-analytics-events.json', 202],

@@ -1,0 +1,307 @@
+import packageJson from '../../package.json' with { type: 'json' };
+import { MAX_EVENTS_PER_REQUEST } from '../analytics/schema.ts';
+import { MAX_BODY_BYTES } from '../lambda/http.ts';
+import {
+  type JsonSchema,
+  ref,
+  requestComponentSchemas,
+  responseComponentSchemas,
+} from './schemas.ts';
+
+/** The parts of OpenAPI 3.1 this document uses. */
+export type Reference = { $ref: string };
+
+export interface Parameter {
+  name: string;
+  in: 'path' | 'header';
+  required: boolean;
+  description: string;
+  schema: JsonSchema;
+}
+
+export interface Header {
+  description: string;
+  schema: JsonSchema;
+}
+
+export interface MediaType {
+  schema: JsonSchema;
+}
+
+export interface Response {
+  description: string;
+  headers?: Record<string, Header | Reference>;
+  content?: Record<string, MediaType>;
+}
+
+export interface Operation {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  parameters?: Array<Parameter | Reference>;
+  requestBody?: { required: boolean; description: string; content: Record<string, MediaType> };
+  responses: Record<string, Response | Reference>;
+}
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export type PathItem = Partial<Record<HttpMethod, Operation>>;
+
+export interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  tags: Array<{ name: string; description: string }>;
+  paths: Record<string, PathItem>;
+  components: {
+    schemas: Record<string, JsonSchema>;
+    parameters: Record<string, Parameter>;
+    headers: Record<string, Header>;
+    responses: Record<string, Response>;
+  };
+}
+
+/** The identifiers that become part of Redis keys (`lib/keys.ts` `identifier()`). */
+export const IDENTIFIER_PATTERN = '^[A-Za-z0-9_.@+-]{1,128}$';
+
+const identifierSchema: JsonSchema = { type: 'string', pattern: IDENTIFIER_PATTERN };
+
+const pathParameter = (name: string, description: string, schema: JsonSchema): Parameter => ({
+  name,
+  in: 'path',
+  required: true,
+  description,
+  schema,
+});
+
+const use = (kind: 'parameters' | 'headers' | 'responses', name: string): Reference => ({
+  $ref: `#/components/${kind}/${name}`,
+});
+
+const jsonBody = (schema: JsonSchema) => ({ 'application/json': { schema } });
+
+const answer = (
+  description: string,
+  schema: JsonSchema,
+  headers?: Record<string, Reference>,
+): Response => ({ description, ...(headers ? { headers } : {}), content: jsonBody(schema) });
+
+/** The error answers every route shares (`httpStatusOf` in lib/lambda/http.ts). */
+const errors = {
+  400: use('responses', 'BadRequest'),
+  404: use('responses', 'NotFound'),
+  409: use('responses', 'Conflict'),
+  413: use('responses', 'PayloadTooLarge'),
+  415: use('responses', 'UnsupportedMediaType'),
+  500: use('responses', 'InternalError'),
+  503: use('responses', 'ServiceUnavailable'),
+} as const;
+
+const errorsOf = (...statuses: Array<keyof typeof errors>) =>
+  Object.fromEntries(statuses.map((status) => [String(status), errors[status]]));
+
+const jsonRequestBody = (schema: JsonSchema, description: string) => ({
+  required: true,
+  description: `${description} At most ${MAX_BODY_BYTES} bytes; Content-Type application/json.`,
+  content: jsonBody(schema),
+});
+
+const paths = (): Record<string, PathItem> => ({
+  '/health': {
+    get: {
+      operationId: 'health',
+      summary: 'Redis and Kafka connectivity, with live tests',
+      description:
+        'Redis SET/GET/DEL of a throwaway key and a send to `health.test`. Anything short of all passed is `degraded` in development and `unhealthy` (503) in production.',
+      tags: ['operations'],
+      responses: {
+        200: answer('Healthy or degraded.', ref('HealthReport')),
+        500: answer('The check itself failed.', ref('HealthError')),
+        503: answer('Unhealthy (production profile): do not send traffic.', ref('HealthReport')),
+      },
+    },
+  },
+  '/openapi.json': {
+    get: {
+      operationId: 'openapi',
+      summary: 'This document',
+      tags: ['operations'],
+      responses: {
+        200: answer('The OpenAPI 3.1 document of this API.', {
+          type: 'object',
+          required: ['openapi', 'info', 'paths'],
+        }),
+      },
+    },
+  },
+  '/orders': {
+    post: {
+      operationId: 'createOrder',
+      summary: 'Accept an order',
+      description:
+        'Stores `order:{id}:processing` (pending, 5 min) and sends the order to the `orders` topic, keyed by orderId (to the fallback list while Kafka is down).',
+      tags: ['orders'],
+      parameters: [use('parameters', 'IdempotencyKey'), use('parameters', 'CorrelationId')],
+      requestBody: jsonRequestBody(ref('OrderRequest'), 'The order.'),
+      responses: {
+        202: answer('Accepted; processing is asynchronous.', ref('OrderAccepted'), {
+          Location: use('headers', 'Location'),
+          'x-correlation-id': use('headers', 'CorrelationId'),
+        }),
+        ...errorsOf(400, 409, 413, 415, 500, 503),
+      },
+    },
+  },
+  '/orders/{orderId}': {
+    get: {
+      operationId: 'getOrder',
+      summary: "An order's state",
+      tags: ['orders'],
+      parameters: [pathParameter('orderId', 'As answered by POST /orders.', identifierSchema)],
+      responses: {
+        200: answer('The order: pending, processing, completed or failed.', ref('OrderState')),
+        ...errorsOf(400, 404, 500, 503),
+      },
+    },
+  },
+  '/analytics/events': {
+    post: {
+      operationId: 'trackEvents',
+      summary: 'Track one action, or a batch',
+      description:
+        "Each event goes to `user.events` as a USER_ACTION keyed by userId; the user's recent activity keeps the last 50 for 24 h.",
+      tags: ['analytics'],
+      parameters: [use('parameters', 'CorrelationId')],
+      requestBody: jsonRequestBody(
+        ref('TrackRequest'),
+        `One event, or {events: [...]} of at most ${MAX_EVENTS_PER_REQUEST}.`,
+      ),
+      responses: {
+        202: answer('Accepted: how many events were sent.', ref('EventsAccepted')),
+        ...errorsOf(400, 413, 415, 500, 503),
+      },
+    },
+  },
+  '/analytics/daily/{date}': {
+    get: {
+      operationId: 'getDailyStats',
+      summary: "A day's counters",
+      tags: ['analytics'],
+      parameters: [
+        pathParameter('date', 'A real calendar date (UTC), YYYY-MM-DD.', {
+          type: 'string',
+          format: 'date',
+          pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+        }),
+      ],
+      responses: {
+        200: answer('The counters (zero for a day without events).', ref('DailyStats')),
+        ...errorsOf(400, 500, 503),
+      },
+    },
+  },
+  '/users/{userId}/activity': {
+    get: {
+      operationId: 'getUserActivity',
+      summary: "A user's recent activity",
+      tags: ['users'],
+      parameters: [pathParameter('userId', 'The user.', identifierSchema)],
+      responses: {
+        200: answer('The last 50 actions of the last 24 h, newest first.', ref('UserActivity')),
+        ...errorsOf(400, 500, 503),
+      },
+    },
+  },
+  '/users/{userId}': {
+    get: {
+      operationId: 'getUser',
+      summary: "A user's profile (cache-aside)",
+      description:
+        'Served from `user:{id}:profile` when cached (no upstream call), else fetched from the user service and cached for 10 minutes.',
+      tags: ['users'],
+      parameters: [pathParameter('userId', 'The user.', identifierSchema)],
+      responses: {
+        200: answer('The profile.', ref('UserProfile'), { 'x-cache': use('headers', 'Cache') }),
+        ...errorsOf(400, 404, 500, 503),
+      },
+    },
+  },
+});
+
+const errorAnswer = (description: string, headers?: Record<string, Reference>): Response =>
+  answer(description, ref('Error'), headers);
+
+/**
+ * The OpenAPI 3.1 document of the HTTP API: request bodies from the handlers' zod schemas,
+ * responses written by hand. `openapi.json` at the repository root is this, generated by
+ * `node --import tsx local/openapi-cli.ts`; a unit test fails when the two differ.
+ */
+export const buildOpenApiDocument = (): OpenApiDocument => ({
+  openapi: '3.1.0',
+  info: {
+    title: 'Narad Services',
+    version: packageJson.version,
+    description:
+      "The HTTP API of Narad's messaging and caching layer: orders and analytics events into Kafka, state and counters from Redis.",
+  },
+  tags: [
+    { name: 'orders', description: 'Orders, processed asynchronously by processOrders.' },
+    { name: 'analytics', description: 'Tracked actions and daily counters.' },
+    { name: 'users', description: 'Cached profiles and recent activity.' },
+    { name: 'operations', description: 'Health and this document.' },
+  ],
+  paths: paths(),
+  components: {
+    schemas: { ...requestComponentSchemas(), ...responseComponentSchemas() },
+    parameters: {
+      IdempotencyKey: {
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        description:
+          'Makes a retry safe for 24 h: the same key with the same body answers the first order and creates nothing; with another body, 409.',
+        schema: identifierSchema,
+      },
+      CorrelationId: {
+        name: 'x-correlation-id',
+        in: 'header',
+        required: false,
+        description:
+          "Carried into the Kafka message headers (first 128 characters); API Gateway's request id when absent.",
+        schema: { type: 'string' },
+      },
+    },
+    headers: {
+      Location: {
+        description: 'The new order: /orders/{orderId}.',
+        schema: { type: 'string' },
+      },
+      CorrelationId: {
+        description: 'The correlation id the request was handled with.',
+        schema: { type: 'string' },
+      },
+      Cache: {
+        description: 'hit: served from the cache, no upstream call; miss: fetched and cached.',
+        schema: { type: 'string', enum: ['hit', 'miss'] },
+      },
+      RetryAfter: {
+        description: 'Seconds to wait before retrying.',
+        schema: { type: 'string', pattern: '^\\d+$' },
+      },
+    },
+    responses: {
+      BadRequest: errorAnswer(
+        'Invalid input (malformed JSON, a body that does not match the schema, an unsafe identifier); nothing was changed.',
+      ),
+      NotFound: errorAnswer('Unknown, or expired.'),
+      Conflict: errorAnswer('The Idempotency-Key was already used with a different body.'),
+      PayloadTooLarge: errorAnswer(`The body is larger than ${MAX_BODY_BYTES} bytes.`),
+      UnsupportedMediaType: errorAnswer('The Content-Type is not JSON.'),
+      InternalError: errorAnswer('Unexpected; the details are in the function logs.'),
+      ServiceUnavailable: errorAnswer(
+        'Redis, Kafka (and its fallback) or the user service could not be reached; retry later.',
+        { 'retry-after': use('headers', 'RetryAfter') },
+      ),
+    },
+  },
+});

@@ -1,0 +1,259 @@
+import { z } from 'zod';
+import { trackedEventSchema, trackRequestSchema } from '../analytics/schema.ts';
+import { orderItemSchema, orderRequestSchema } from '../orders/schema.ts';
+
+/** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1) as it goes into the document. */
+export type JsonSchema = z.core.JSONSchema.BaseSchema;
+
+export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/**
+ * The request bodies' schemas: the SAME zod schemas the handlers validate with. Each one gets
+ * a component name; nested registered schemas become `$ref`s instead of copies.
+ */
+const requestSchemas: ReadonlyArray<readonly [string, z.ZodType]> = [
+  ['OrderRequest', orderRequestSchema],
+  ['OrderItem', orderItemSchema],
+  ['TrackRequest', trackRequestSchema],
+  ['TrackedEvent', trackedEventSchema],
+];
+
+/** What a refinement says when it fails: JSON Schema cannot express it, the text can. */
+const refinementMessages = (schema: z.core.$ZodType): string[] =>
+  (schema._zod.def.checks ?? []).flatMap((check) => {
+    const def = check._zod.def;
+    if (def.check !== 'custom') return [];
+    const said = (def as { error?: (issue: never) => unknown }).error?.({} as never);
+    const message = typeof said === 'string' ? said : (said as { message?: string })?.message;
+    return [message ?? 'a custom check'];
+  });
+
+/**
+ * The request schemas as JSON Schema 2020-12 (`io: 'input'`: what a client may send).
+ * Refinements (`.refine`) have no JSON Schema equivalent and zod drops them silently; their
+ * messages are added to the `description` so the document does not promise more than the API
+ * accepts. `$schema` and `$id` are removed: the dialect is the document's, and zod's `$id`
+ * would carry a fragment, which 2020-12 forbids.
+ * @throws when a schema uses a type JSON Schema cannot represent (zod's default), so such a
+ *   change fails here instead of producing a wrong document.
+ */
+export const requestComponentSchemas = (): Record<string, JsonSchema> => {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of requestSchemas) registry.add(schema, { id });
+  const { schemas } = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    io: 'input',
+    uri: (id) => `#/components/schemas/${id}`,
+    override: ({ zodSchema, jsonSchema }) => {
+      const messages = refinementMessages(zodSchema);
+      if (messages.length === 0) return;
+      const checked = `Also checked by the API (not expressible in JSON Schema): ${messages.join('; ')}.`;
+      jsonSchema.description = jsonSchema.description
+        ? `${jsonSchema.description} ${checked}`
+        : checked;
+    },
+  });
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, { $schema: _dialect, $id: _id, ...schema }]) => [id, schema]),
+  );
+};
+
+const isoTimestamp: JsonSchema = { type: 'string', format: 'date-time' };
+const latencyMs: JsonSchema = { type: 'integer', minimum: 0 };
+const orderStatus: JsonSchema = {
+  type: 'string',
+  enum: ['pending', 'processing', 'completed', 'failed'],
+};
+
+const notConfigured: JsonSchema = {
+  type: 'object',
+  properties: { status: { const: 'not-configured' }, hint: { type: 'string' } },
+  required: ['status', 'hint'],
+};
+
+const kafkaClientFields = {
+  clientId: { type: 'string' },
+  bootstrap: { type: 'array', items: { type: 'string' } },
+} satisfies Record<string, JsonSchema>;
+
+/** The responses' schemas, written by hand after the handlers and `lib/` return types. */
+export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
+  Error: {
+    type: 'object',
+    description: 'Any 4xx/5xx answer of a route: the message names the problem.',
+    properties: { error: { type: 'string' } },
+    required: ['error'],
+    additionalProperties: false,
+  },
+  OrderAccepted: {
+    type: 'object',
+    description:
+      'The accepted order. A retry with the same Idempotency-Key answers the first orderId and its current status.',
+    properties: { orderId: { type: 'string', format: 'uuid' }, status: orderStatus },
+    required: ['orderId', 'status'],
+    additionalProperties: false,
+  },
+  OrderState: {
+    type: 'object',
+    description:
+      'The order from `order:{id}:result`, `:error` or `:processing`; the fields present depend on the status.',
+    properties: {
+      orderId: { type: 'string' },
+      status: orderStatus,
+      userId: { type: 'string' },
+      currency: { type: 'string' },
+      createdAt: isoTimestamp,
+      startedAt: { ...isoTimestamp, description: 'processing' },
+      items: { type: 'array', items: ref('OrderItem'), description: 'completed' },
+      subtotal: { type: 'number', description: 'completed' },
+      total: { type: 'number' },
+      itemCount: { type: 'integer', description: 'completed' },
+      completedAt: { ...isoTimestamp, description: 'completed' },
+      reason: { type: 'string', description: 'failed: why the order step refused the order' },
+      failedAt: { ...isoTimestamp, description: 'failed' },
+    },
+    required: ['orderId', 'status'],
+  },
+  EventsAccepted: {
+    type: 'object',
+    properties: { accepted: { type: 'integer', minimum: 1, maximum: 100 } },
+    required: ['accepted'],
+    additionalProperties: false,
+  },
+  DailyStats: {
+    type: 'object',
+    properties: {
+      date: { type: 'string', format: 'date' },
+      totalEvents: { type: 'integer', minimum: 0 },
+      userActions: { type: 'integer', minimum: 0 },
+      activeUsers: { type: 'integer', minimum: 0 },
+      actions: {
+        type: 'object',
+        description: 'Count per action name.',
+        additionalProperties: { type: 'integer', minimum: 0 },
+      },
+    },
+    required: ['date', 'totalEvents', 'userActions', 'activeUsers', 'actions'],
+    additionalProperties: false,
+  },
+  ActivityEntry: {
+    type: 'object',
+    properties: {
+      eventId: { type: 'string' },
+      action: { type: 'string' },
+      data: { type: 'object' },
+      timestamp: isoTimestamp,
+    },
+    required: ['eventId', 'action', 'timestamp'],
+  },
+  UserActivity: {
+    type: 'object',
+    properties: {
+      userId: { type: 'string' },
+      activity: {
+        type: 'array',
+        items: ref('ActivityEntry'),
+        maxItems: 50,
+        description: 'Newest first; the last 50 actions of the last 24 h.',
+      },
+    },
+    required: ['userId', 'activity'],
+    additionalProperties: false,
+  },
+  UserProfile: {
+    type: 'object',
+    description: 'The profile as the user service (USER_SOURCE_URL) answers it.',
+    additionalProperties: true,
+  },
+  LiveTest: {
+    oneOf: [
+      {
+        type: 'object',
+        properties: { status: { const: 'passed' }, latencyMs },
+        required: ['status', 'latencyMs'],
+      },
+      {
+        type: 'object',
+        properties: { status: { const: 'failed' }, latencyMs, error: { type: 'string' } },
+        required: ['status', 'latencyMs', 'error'],
+      },
+      {
+        type: 'object',
+        properties: { status: { const: 'skipped' }, reason: { type: 'string' } },
+        required: ['status', 'reason'],
+      },
+    ],
+  },
+  HealthReport: {
+    type: 'object',
+    properties: {
+      status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
+      timestamp: isoTimestamp,
+      profile: { type: 'string', enum: ['development', 'production'] },
+      stage: { type: 'string' },
+      services: {
+        type: 'object',
+        properties: {
+          redis: {
+            oneOf: [
+              {
+                type: 'object',
+                properties: { status: { const: 'connected' }, latencyMs },
+                required: ['status', 'latencyMs'],
+              },
+              {
+                type: 'object',
+                properties: {
+                  status: { type: 'string', enum: ['disconnected', 'error'] },
+                  latencyMs,
+                  error: { type: 'string' },
+                },
+                required: ['status', 'latencyMs', 'error'],
+              },
+              notConfigured,
+            ],
+          },
+          kafka: {
+            oneOf: [
+              {
+                type: 'object',
+                properties: {
+                  status: { const: 'connected' },
+                  latencyMs,
+                  brokers: { type: 'integer', minimum: 0 },
+                  controller: { type: ['integer', 'null'] },
+                  ...kafkaClientFields,
+                },
+                required: ['status', 'latencyMs', 'brokers', 'controller', 'clientId', 'bootstrap'],
+              },
+              {
+                type: 'object',
+                properties: {
+                  status: { const: 'disconnected' },
+                  latencyMs,
+                  error: { type: 'string' },
+                  ...kafkaClientFields,
+                },
+                required: ['status', 'latencyMs', 'error', 'clientId', 'bootstrap'],
+              },
+              notConfigured,
+            ],
+          },
+        },
+        required: ['redis', 'kafka'],
+      },
+      tests: {
+        type: 'object',
+        properties: { redis: ref('LiveTest'), kafka: ref('LiveTest') },
+        required: ['redis', 'kafka'],
+      },
+    },
+    required: ['status', 'timestamp', 'profile', 'stage', 'services', 'tests'],
+  },
+  HealthError: {
+    type: 'object',
+    description: 'The health check itself could not run.',
+    properties: { status: { const: 'error' }, timestamp: isoTimestamp, error: { type: 'string' } },
+    required: ['status', 'timestamp', 'error'],
+  },
+});
