@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Two groups: pure logic (`unit`) runs without any server; everything that talks to the real
+// Three groups: pure logic (`unit`) runs without any server; everything that talks to the real
 // broker, Redis or serverless-offline (`stack`) shares one local stack brought up once by the
-// global setup. Tests that stop and restart shared servers (`outage`) run alone, after the
+// global setup. Tests that stop and restart shared servers (`*.outage.test.ts`), or that run
+// a whole second copy of the app (`*.alone.test.ts`), run alone (`serial`), after the
 // others, so they cannot pull a server out from under a test running beside them.
 export default defineConfig({
   test: {
@@ -18,7 +19,7 @@ export default defineConfig({
         test: {
           name: 'stack',
           include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-          exclude: ['test/**/*.outage.test.ts'],
+          exclude: ['test/**/*.outage.test.ts', 'test/**/*.alone.test.ts'],
           globalSetup: ['test/support/global-stack.ts'],
           testTimeout: 30_000,
           hookTimeout: 120_000,
@@ -27,8 +28,8 @@ export default defineConfig({
       },
       {
         test: {
-          name: 'outage',
-          include: ['test/**/*.outage.test.ts'],
+          name: 'serial',
+          include: ['test/**/*.outage.test.ts', 'test/**/*.alone.test.ts'],
           globalSetup: ['test/support/global-stack.ts'],
           fileParallelism: false,
           testTimeout: 60_000,

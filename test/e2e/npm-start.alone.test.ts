@@ -1,0 +1,135 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isPidAlive } from '../../local/pids.ts';
+import { waitUntil } from '../../local/processes.ts';
+import { api } from '../support/api.ts';
+import { eventually } from '../support/wait.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const stack = inject('stack');
+const PORT = 3300;
+const apiUrl = `http://127.0.0.1:${PORT}`;
+
+/** Every live descendant of `pid`, from /proc (what a terminal's Ctrl-C should take down). */
+const descendantsOf = (pid: number): number[] => {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const found: number[] = [];
+  const visit = (parent: number) => {
+    for (const child of parents.get(parent) ?? []) {
+      found.push(child);
+      visit(child);
+    }
+  };
+  visit(pid);
+  return found;
+};
+
+let app: ChildProcess;
+let output = '';
+
+beforeAll(async () => {
+  // A process group of its own, so the test can send SIGINT the way a terminal's Ctrl-C does.
+  app = spawn('npm', ['start'], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      HTTP_PORT: String(PORT),
+      LAMBDA_PORT: String(PORT + 2),
+      KAFKA_BROKERS: stack.kafkaBrokers,
+      UPSTASH_REDIS_REST_URL: stack.upstashUrl,
+      UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+      ESBUILD_WORK_FOLDER: '.esbuild-npm-start-test',
+    },
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('dev: API on')) resolve();
+    };
+    app.stdout?.on('data', collect);
+    app.stderr?.on('data', collect);
+    app.once('exit', (code) =>
+      reject(new Error(`npm start exited (${code}) before it was ready:\n${output}`)),
+    );
+  });
+  await ready;
+}, 120_000);
+
+// Only if a test failed before its SIGINT: take the whole group down.
+afterAll(() => {
+  if (app.exitCode === null && app.signalCode === null && app.pid)
+    process.kill(-app.pid, 'SIGKILL');
+});
+
+describe('npm start with the real stack', () => {
+  it('serves the whole flow: an order reaches completed, tracked actions reach the daily stats', async () => {
+    const created = await api(apiUrl, '/orders', {
+      method: 'POST',
+      body: {
+        userId: `user-${randomUUID().slice(0, 8)}`,
+        items: [{ sku: 'SKU-1', quantity: 3, price: 2.5 }],
+        currency: 'EUR',
+      },
+    });
+    expect(created.status).toBe(202);
+    const order = await eventually(
+      () => api(apiUrl, `/orders/${created.body.orderId}`),
+      ({ body }) => body.status === 'completed',
+      { what: 'order completed' },
+    );
+    expect(order.body).toMatchObject({ total: 7.5 });
+
+    const action = `start-${randomUUID().slice(0, 8)}`;
+    const events = Array.from({ length: 10 }, (_, i) => ({ userId: `user-${i}`, action }));
+    expect(
+      (await api(apiUrl, '/analytics/events', { method: 'POST', body: { events } })).status,
+    ).toBe(202);
+    const today = new Date().toISOString().slice(0, 10);
+    await eventually(
+      () => api<{ actions: Record<string, number> }>(apiUrl, `/analytics/daily/${today}`),
+      ({ body }) => body.actions[action] === 10,
+      { what: '10 actions counted' },
+    );
+  }, 60_000);
+
+  it('stops on SIGINT and leaves no child process behind', async () => {
+    const pid = app.pid as number;
+    const children = descendantsOf(pid);
+    expect(children.length).toBeGreaterThan(0);
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      app.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+
+    process.kill(-pid, 'SIGINT');
+
+    // npm itself takes the SIGINT and ends by it, as in a terminal; what it ran must end cleanly.
+    const { code, signal } = await exited;
+    expect(code === 0 || signal === 'SIGINT').toBe(true);
+    await waitUntil(async () => children.every((child) => !isPidAlive(child)), {
+      what: `children of npm start (${children.join(', ')})`,
+      timeoutMs: 20_000,
+    });
+    // offline gets the same Ctrl-C, so the runner may notice either first.
+    expect(output).toMatch(
+      /dev: (SIGINT|serverless offline exited), stopping what this command started/,
+    );
+    expect(output).not.toMatch(/dev: could not start/);
+  }, 60_000);
+});
