@@ -73,9 +73,11 @@ beforeAll(async () => {
 }, 120_000);
 
 // Only if a test failed before its SIGINT: take the whole group down.
-afterAll(() => {
-  if (app.exitCode === null && app.signalCode === null && app.pid)
+afterAll(async () => {
+  if (app.exitCode === null && app.signalCode === null && app.pid) {
     process.kill(-app.pid, 'SIGKILL');
+  }
+  await rm(join(ROOT, '.esbuild-npm-start-test'), { recursive: true, force: true });
 });
 
 describe('npm start with the real stack', () => {
