@@ -164,8 +164,12 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
     await current?.then((p) => p.disconnect()).catch(() => undefined);
   };
 
-  const sendOnce = async (topic: string, messages: Message[]) =>
-    (await connect()).send({ topic, messages, acks: -1 });
+  /** A failure as the caller sees it; an outage also starts the pause. */
+  const noteFailure = (error: unknown, topic: string) => {
+    const failure = classifyKafkaError(error, topic);
+    if (failure instanceof KafkaUnavailableError) unreachableSince = now();
+    return failure;
+  };
 
   return {
     async send(topic, input, options = {}) {
@@ -178,38 +182,24 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
           topic,
         );
       }
-      const remember = (error: unknown) => {
-        const failure = classifyKafkaError(error, topic);
-        if (failure instanceof KafkaUnavailableError) unreachableSince = now();
-        return failure;
+      const attempt = async () => {
+        const records = await (await connect()).send({ topic, messages, acks: -1 });
+        unreachableSince = undefined;
+        return summarize(topic, list.length, correlationId, records);
       };
       const warm = producer !== undefined;
       try {
-        const result = summarize(
-          topic,
-          list.length,
-          correlationId,
-          await sendOnce(topic, messages),
-        );
-        unreachableSince = undefined;
-        return result;
+        return await attempt();
       } catch (first) {
         const failure = classifyKafkaError(first, topic);
         // A warm producer's dropped connection looks like an outage; one fresh producer tells
         // the two apart. A cold one just failed to connect: retrying would only double the wait.
-        if (!(failure instanceof KafkaUnavailableError) || !warm) throw remember(first);
+        if (!(failure instanceof KafkaUnavailableError) || !warm) throw noteFailure(first, topic);
         await reset();
         try {
-          const result = summarize(
-            topic,
-            list.length,
-            correlationId,
-            await sendOnce(topic, messages),
-          );
-          unreachableSince = undefined;
-          return result;
+          return await attempt();
         } catch (second) {
-          throw remember(second);
+          throw noteFailure(second, topic);
         }
       }
     },

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +5,7 @@ import { join } from 'node:path';
 import type { APIGatewayProxyEventV2, MSKEvent, MSKRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadEvent } from '../support/fixtures.ts';
+import { runServerless } from '../support/serverless-cli.ts';
 
 // serverless offline's output is not the tests' to read, but `serverless invoke local` runs the
 // same bundles with the same environment and hands over stdout and stderr: enough to see the
@@ -28,42 +28,12 @@ afterAll(async () => {
 const invokeLocal = async (fn: string, event: unknown) => {
   const path = join(events, `${fn}-${randomUUID()}.json`);
   await writeFile(path, JSON.stringify(event));
-  return new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        join(ROOT, 'node_modules/serverless/bin/serverless.js'),
-        'invoke',
-        'local',
-        '-f',
-        fn,
-        '-p',
-        path,
-      ],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 90_000,
-        env: {
-          ...process.env,
-          ESBUILD_WORK_FOLDER: WORK,
-          LOG_LEVEL: 'INFO',
-          KAFKA_BROKERS: stack.kafkaBrokers,
-          UPSTASH_REDIS_REST_URL: stack.upstashUrl,
-          UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
-        },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('exit', (code, signal) =>
-      code === 0
-        ? resolve({ stdout, stderr })
-        : reject(new Error(`invoke local ${fn} exited ${signal ?? code}:\n${stdout}\n${stderr}`)),
-    );
+  return runServerless(['invoke', 'local', '-f', fn, '-p', path], {
+    ESBUILD_WORK_FOLDER: WORK,
+    LOG_LEVEL: 'INFO',
+    KAFKA_BROKERS: stack.kafkaBrokers,
+    UPSTASH_REDIS_REST_URL: stack.upstashUrl,
+    UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
   });
 };
 

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { runServerless } from '../support/serverless-cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const stack = inject('stack');
@@ -9,43 +9,13 @@ const userSourceUrl = inject('userSourceUrl');
 const WORK = '.esbuild-cli-test';
 const PACKAGE_DIR = '.serverless-cli-test';
 
-/**
- * Runs the serverless CLI as a user would, with its own esbuild folder (offline keeps its own)
- * and stdin closed (invoke local reads an event from stdin when it is open).
- */
 const serverless = (...args: string[]) =>
-  new Promise<{ stdout: string }>((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, 'node_modules/serverless/bin/serverless.js'), ...args],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        timeout: 90_000,
-        env: {
-          ...process.env,
-          ESBUILD_WORK_FOLDER: WORK,
-          KAFKA_BROKERS: stack.kafkaBrokers,
-          UPSTASH_REDIS_REST_URL: stack.upstashUrl,
-          UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
-          USER_SOURCE_URL: userSourceUrl,
-        },
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('exit', (code, signal) =>
-      code === 0
-        ? resolve({ stdout })
-        : reject(
-            new Error(
-              `serverless ${args.join(' ')} exited ${signal ?? code}:\n${stdout}\n${stderr}`,
-            ),
-          ),
-    );
+  runServerless(args, {
+    ESBUILD_WORK_FOLDER: WORK,
+    KAFKA_BROKERS: stack.kafkaBrokers,
+    UPSTASH_REDIS_REST_URL: stack.upstashUrl,
+    UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+    USER_SOURCE_URL: userSourceUrl,
   });
 
 afterAll(async () => {
