@@ -11,6 +11,7 @@ import {
   type SendOptions,
   type SendResult,
 } from '../kafka/producer.ts';
+import { defineScript, runScript } from '../redis/scripts.ts';
 import type { RedisService } from '../redis/service.ts';
 
 /** The Redis list holding messages for `topic` that Kafka could not take. */
@@ -107,8 +108,18 @@ const isEntry = (value: unknown): value is FallbackEntry =>
   typeof (value as FallbackEntry).originalTopic === 'string';
 
 // Compare-and-act on the lock, so a drain never extends or releases a lock it no longer holds.
-const EXTEND_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const EXTEND_LOCK = defineScript({
+  name: 'extend drain lock',
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end`,
+  emulate: (call, [lock = ''], [token = '', seconds = '']) =>
+    call('GET', lock) === token ? call('EXPIRE', lock, seconds) : 0,
+});
+const RELEASE_LOCK = defineScript({
+  name: 'release drain lock',
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`,
+  emulate: (call, [lock = ''], [token = '']) =>
+    call('GET', lock) === token ? call('DEL', lock) : 0,
+});
 
 export interface DrainResult {
   topic: string;
@@ -169,13 +180,13 @@ const drainTopic = async (
       await client.ltrim(list, 0, -(batch.length + 1));
       result.sent += entries.length;
       result.deadLettered += malformed.length;
-      if ((await client.eval(EXTEND_LOCK, [lock], [token, lockSeconds])) !== 1) {
+      if ((await runScript(client, EXTEND_LOCK, [lock], [token, lockSeconds])) !== 1) {
         result.stoppedBecause = 'the drain lock expired; another drain may have taken over';
         break;
       }
     }
   } finally {
-    await client.eval(RELEASE_LOCK, [lock], [token]).catch(() => undefined);
+    await runScript(client, RELEASE_LOCK, [lock], [token]).catch(() => undefined);
   }
   result.remaining = await client.llen(list);
   return result;
