@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { EmbeddedMapping } from './embedded/kafka-delivery.ts';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -36,13 +37,24 @@ export interface RedisConfig {
   retries: number;
 }
 
+/** Parts that run in this process's memory instead of on servers (development only). */
+export interface EmbeddedConfig {
+  kafka: boolean;
+  redis: boolean;
+  /** serverless offline's Lambda endpoint, through which embedded Kafka invokes consumers. */
+  lambdaUrl: string | undefined;
+  /** The msk events of serverless.yml, for embedded Kafka to play. */
+  mappings: EmbeddedMapping[];
+}
+
 export interface Config {
   profile: Profile;
   stage: string;
-  /** Undefined when neither KAFKA_BROKERS nor MSK_CLUSTER_ARN is set (development only). */
+  /** Undefined when neither KAFKA_BROKERS nor MSK_CLUSTER_ARN is set, or Kafka is embedded. */
   kafka: KafkaConfig | undefined;
-  /** Undefined when UPSTASH_REDIS_REST_URL is not set (development only). */
+  /** Undefined when UPSTASH_REDIS_REST_URL is not set, or Redis is embedded. */
   redis: RedisConfig | undefined;
+  embedded: EmbeddedConfig;
 }
 
 const PROFILE_DEFAULTS = {
@@ -113,6 +125,38 @@ const envSchema = z.object({
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   ),
   UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
+  NARAD_EMBEDDED: optional(
+    z
+      .string()
+      .transform((value) => value.split(',').map((part) => part.trim()))
+      .pipe(z.array(z.enum(['kafka', 'redis'], { error: 'must list kafka and/or redis' }))),
+  ),
+  NARAD_EMBEDDED_LAMBDA_URL: optional(z.url({ protocol: /^http$/, error: 'must be an http URL' })),
+  NARAD_EMBEDDED_MAPPINGS: optional(
+    z
+      .string()
+      .transform((text, context) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          context.addIssue({ code: 'custom', message: 'must be JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(
+        z.array(
+          z.object({
+            functionName: z.string().min(1),
+            topic: z.string().min(1),
+            batchSize: z.number().int().positive(),
+            eventSourceArn: z.string().optional(),
+            reportBatchItemFailures: z.boolean(),
+            maxRetries: z.number().int().nonnegative(),
+          }),
+          { error: 'must be a JSON list of mappings (npm start writes it)' },
+        ),
+      ),
+  ),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -208,6 +252,22 @@ const redisOf = (env: Env, profile: Profile): RedisConfig | undefined => {
   };
 };
 
+const embeddedOf = (env: Env, profile: Profile): EmbeddedConfig => {
+  const parts = env.NARAD_EMBEDDED ?? [];
+  if (parts.length > 0 && profile === 'production') {
+    fail(
+      'NARAD_EMBEDDED',
+      'must be empty in production (embedded parts keep data in one process and lose it on exit)',
+    );
+  }
+  return {
+    kafka: parts.includes('kafka'),
+    redis: parts.includes('redis'),
+    lambdaUrl: env.NARAD_EMBEDDED_LAMBDA_URL,
+    mappings: env.NARAD_EMBEDDED_MAPPINGS ?? [],
+  };
+};
+
 /**
  * Reads and validates the configuration.
  * @throws ConfigError naming the first bad variable; the message never contains a secret value.
@@ -221,10 +281,12 @@ export const loadConfig = (source: Record<string, string | undefined> = process.
   }
   const env = parsed.data;
   const profile = profileOf(env);
+  const embedded = embeddedOf(env, profile);
   return {
     profile,
     stage: env.STAGE ?? (profile === 'production' ? 'prod' : 'dev'),
-    kafka: kafkaOf(env, profile),
-    redis: redisOf(env, profile),
+    kafka: embedded.kafka ? undefined : kafkaOf(env, profile),
+    redis: embedded.redis ? undefined : redisOf(env, profile),
+    embedded,
   };
 };

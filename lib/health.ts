@@ -10,6 +10,9 @@ export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy' | 'error';
 
 type NotConfigured = { status: 'not-configured'; hint: string };
 
+/** A part running in this process's memory (npm start on a machine without it). */
+type Embedded = { status: 'embedded'; note: string };
+
 /** A live round trip through a service, the seed's "service tests". */
 export type LiveTest =
   | { status: 'passed'; latencyMs: number }
@@ -23,9 +26,11 @@ export interface HealthReport {
   timestamp: string;
   profile: Profile;
   stage: string;
+  /** The parts running embedded, when any: the report is then `degraded` at best. */
+  embedded?: Array<'kafka' | 'redis'>;
   services: {
-    redis: RedisHealth | NotConfigured;
-    kafka: (KafkaHealth & { clientId: string; bootstrap: string[] }) | NotConfigured;
+    redis: RedisHealth | NotConfigured | Embedded;
+    kafka: (KafkaHealth & { clientId: string; bootstrap: string[] }) | NotConfigured | Embedded;
   };
   tests: { redis: LiveTest; kafka: LiveTest };
 }
@@ -38,6 +43,8 @@ export interface HealthDeps {
 }
 
 const isUp = (service: { status: string }) => service.status === 'connected';
+/** Worth a live test: reachable, or in this process. */
+const isUsable = (service: { status: string }) => isUp(service) || service.status === 'embedded';
 const isOk = (test: LiveTest) => test.status === 'passed';
 
 /**
@@ -92,6 +99,11 @@ const kafkaSend = (kafka: KafkaService) =>
 
 const skipped = (reason: string): LiveTest => ({ status: 'skipped', reason });
 
+const embeddedPart = async (what: string, toRunIt: string): Promise<Embedded> => ({
+  status: 'embedded',
+  note: `${what} runs in memory in this process (npm start found no ${what}); data is lost when it stops. Install ${toRunIt} to run the real one.`,
+});
+
 /** Checks Redis and Kafka, then runs the live tests on what answered; never throws. */
 export const checkHealth = async ({
   config,
@@ -100,31 +112,39 @@ export const checkHealth = async ({
   kafka,
 }: HealthDeps): Promise<HealthReport> => {
   const [redisHealth, kafkaHealth] = await Promise.all([
-    redis && config.redis
-      ? redis.healthCheck()
-      : ({
-          status: 'not-configured',
-          hint: 'set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
-        } as const),
-    kafkaClient && config.kafka
-      ? checkKafka(kafkaClient).then((health) => ({
-          ...health,
-          clientId: config.kafka?.clientId ?? '',
-          bootstrap: config.kafka?.brokers ?? [],
-        }))
-      : ({ status: 'not-configured', hint: 'set KAFKA_BROKERS or MSK_CLUSTER_ARN' } as const),
+    config.embedded.redis
+      ? embeddedPart('Redis', 'a Redis server (or UPSTASH_REDIS_REST_URL)')
+      : redis && config.redis
+        ? redis.healthCheck()
+        : ({
+            status: 'not-configured',
+            hint: 'set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
+          } as const),
+    config.embedded.kafka
+      ? embeddedPart('Kafka', 'Java and Maven for the local broker (or KAFKA_BROKERS)')
+      : kafkaClient && config.kafka
+        ? checkKafka(kafkaClient).then((health) => ({
+            ...health,
+            clientId: config.kafka?.clientId ?? '',
+            bootstrap: config.kafka?.brokers ?? [],
+          }))
+        : ({ status: 'not-configured', hint: 'set KAFKA_BROKERS or MSK_CLUSTER_ARN' } as const),
   ]);
   const services = { redis: redisHealth, kafka: kafkaHealth };
   const [redisTest, kafkaTest] = await Promise.all([
-    redis && isUp(redisHealth) ? redisRoundTrip(redis) : skipped(`redis is ${redisHealth.status}`),
-    kafka && isUp(kafkaHealth) ? kafkaSend(kafka) : skipped(`kafka is ${kafkaHealth.status}`),
+    redis && isUsable(redisHealth)
+      ? redisRoundTrip(redis)
+      : skipped(`redis is ${redisHealth.status}`),
+    kafka && isUsable(kafkaHealth) ? kafkaSend(kafka) : skipped(`kafka is ${kafkaHealth.status}`),
   ]);
   const tests = { redis: redisTest, kafka: kafkaTest };
+  const embedded = (['kafka', 'redis'] as const).filter((part) => config.embedded[part]);
   return {
     status: overallStatus(config.profile, services, tests),
     timestamp: new Date().toISOString(),
     profile: config.profile,
     stage: config.stage,
+    ...(embedded.length > 0 ? { embedded } : {}),
     services,
     tests,
   };

@@ -1,5 +1,9 @@
+import { Redis } from '@upstash/redis';
 import type { Kafka } from 'kafkajs';
 import { type Config, loadConfig } from './config.ts';
+import { createEmbeddedKafkaService } from './embedded/kafka-service.ts';
+import { embeddedRequester } from './embedded/redis-requester.ts';
+import { embeddedRuntime } from './embedded/runtime.ts';
 import { createKafkaClient } from './kafka/client.ts';
 import { createKafkaService, type KafkaService } from './kafka/producer.ts';
 import { createRedisClient } from './redis/client.ts';
@@ -20,6 +24,8 @@ export interface Services {
 /** Builds the services for `config`; opens no connection until one is used. */
 export const createServices = (config: Config): Services => {
   const kafkaClient = config.kafka ? createKafkaClient(config.kafka) : undefined;
+  const embedded =
+    config.embedded.kafka || config.embedded.redis ? embeddedRuntime(config.embedded) : undefined;
   return {
     config,
     kafkaClient,
@@ -30,8 +36,14 @@ export const createServices = (config: Config): Services => {
             allowAutoTopicCreation: config.kafka.allowAutoTopicCreation,
             retries: config.kafka.retry.retries,
           })
+        : embedded && config.embedded.kafka
+          ? createEmbeddedKafkaService(embedded.kafka)
+          : undefined,
+    redis: config.redis
+      ? createRedisService(createRedisClient(config.redis))
+      : embedded && config.embedded.redis
+        ? createRedisService(new Redis(embeddedRequester(embedded.keyspace)))
         : undefined,
-    redis: config.redis ? createRedisService(createRedisClient(config.redis)) : undefined,
     memory: new MemoryStore(),
   };
 };

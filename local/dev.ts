@@ -1,50 +1,103 @@
 import { join } from 'node:path';
+import type { EmbeddedMapping } from '../lib/embedded/kafka-delivery.ts';
+import { describePlan, planKafka, planRedis } from './dev-plan.ts';
 import { loadDotEnv } from './dotenv.ts';
 import {
   consoleLog,
+  type KafkaMapping,
   loadMappingsFromServerless,
   offlineInvoker,
   startMskBridge,
 } from './msk-bridge/index.ts';
 import { startOffline } from './offline.ts';
-import { ensureStack } from './stack.ts';
+import { ensureStack, stackEndpoints } from './stack.ts';
 
 /**
- * `npm start`: the local stack (reused when running, started otherwise), `serverless offline`
- * in front of it, and the MSK bridge delivering the topics to the consumer functions.
+ * `npm start`: Kafka and Redis as this machine allows (see dev-plan.ts), `serverless offline`
+ * in front of them, and the MSK event-source mappings played against the broker (the MSK
+ * bridge) or, with Kafka embedded, inside offline's own process. Whatever is embedded runs
+ * with every function in one process (`--useInProcess`), so all functions share it.
  * Ctrl-C stops what this command started: the bridge leaves its consumer groups first.
  */
 loadDotEnv();
 
+const ROOT = join(import.meta.dirname, '..');
 const httpPort = Number(process.env.HTTP_PORT || 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT || 3002);
+// What serverless.yml's resources.extensions give each msk mapping (MaximumRetryAttempts).
+const MAX_RETRIES = Number(process.env.MSK_BRIDGE_MAX_RETRIES || 10);
+
+const embeddedMappings = (mappings: KafkaMapping[]): EmbeddedMapping[] =>
+  mappings
+    .filter((mapping) => mapping.enabled)
+    .map(({ functionName, topic, batchSize, eventSourceArn, reportBatchItemFailures }) => ({
+      functionName,
+      topic,
+      batchSize,
+      ...(eventSourceArn === undefined ? {} : { eventSourceArn }),
+      reportBatchItemFailures,
+      maxRetries: MAX_RETRIES,
+    }));
 
 const main = async () => {
-  console.log('dev: bringing up the local stack (Kafka broker, Redis, Upstash gateway)...');
-  const stack = await ensureStack();
-  console.log(
-    `dev: stack ready (${stack.started.length ? `started ${stack.started.join(', ')}` : 'all already running'})`,
-  );
+  const local = stackEndpoints();
+  const [kafkaPlan, redisPlan] = await Promise.all([
+    planKafka(process.env, local.kafkaBrokers),
+    planRedis(process.env, local),
+  ]);
+  const embedded = [
+    ...(kafkaPlan.mode === 'embedded' ? ['kafka'] : []),
+    ...(redisPlan.mode === 'embedded' ? ['redis'] : []),
+  ];
+  console.log(`dev: ${describePlan('Kafka', kafkaPlan)}`);
+  console.log(`dev: ${describePlan('Redis', redisPlan)}`);
+  if (embedded.length === 2) {
+    console.log(
+      'dev: EMBEDDED MODE: no Kafka and no Redis here, so every function runs in one process with both in memory',
+    );
+  }
+
+  const stack = await ensureStack(local, {
+    kafka: kafkaPlan.mode === 'local',
+    redis: redisPlan.mode === 'local',
+  });
+  if (stack.started.length > 0) console.log(`dev: started ${stack.started.join(', ')}`);
+  const brokers = kafkaPlan.mode === 'external' ? kafkaPlan.address : local.kafkaBrokers;
+  const mappings = await loadMappingsFromServerless(ROOT);
+  const lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
+
   const offline = await startOffline({
     httpPort,
     lambdaPort,
+    args: embedded.length > 0 ? ['--useInProcess'] : [],
     env: {
-      KAFKA_BROKERS: process.env.KAFKA_BROKERS || stack.endpoints.kafkaBrokers,
-      UPSTASH_REDIS_REST_URL: process.env.UPSTASH_REDIS_REST_URL || stack.endpoints.upstashUrl,
-      UPSTASH_REDIS_REST_TOKEN:
-        process.env.UPSTASH_REDIS_REST_TOKEN || stack.endpoints.upstashToken,
+      KAFKA_BROKERS: brokers,
+      UPSTASH_REDIS_REST_URL: redisPlan.mode === 'external' ? redisPlan.address : local.upstashUrl,
+      UPSTASH_REDIS_REST_TOKEN: process.env.UPSTASH_REDIS_REST_TOKEN || local.upstashToken,
+      NARAD_EMBEDDED: embedded.join(','),
+      ...(kafkaPlan.mode === 'embedded'
+        ? {
+            NARAD_EMBEDDED_LAMBDA_URL: lambdaUrl,
+            NARAD_EMBEDDED_MAPPINGS: JSON.stringify(embeddedMappings(mappings)),
+          }
+        : {}),
     },
     onOutput: (text) => process.stdout.write(text.replace(/^(?=.)/gm, '[offline] ')),
   });
-  const bridge = await startMskBridge({
-    brokers: process.env.KAFKA_BROKERS || stack.endpoints.kafkaBrokers,
-    mappings: await loadMappingsFromServerless(join(import.meta.dirname, '..')),
-    invoke: offlineInvoker({ lambdaUrl: offline.lambdaUrl }),
-    log: consoleLog(process.env.MSK_BRIDGE_DEBUG ? 'debug' : 'info'),
-  });
-  for (const mapping of bridge.mappings) {
+  const bridge =
+    kafkaPlan.mode === 'embedded'
+      ? undefined
+      : await startMskBridge({
+          brokers,
+          mappings,
+          invoke: offlineInvoker({ lambdaUrl }),
+          log: consoleLog(process.env.MSK_BRIDGE_DEBUG ? 'debug' : 'info'),
+        });
+  for (const mapping of mappings) {
     console.log(
-      `dev: msk-bridge ${mapping.functionKey} <- ${mapping.topic} (group ${mapping.consumerGroupId})`,
+      bridge
+        ? `dev: msk-bridge ${mapping.functionKey} <- ${mapping.topic} (group ${mapping.consumerGroupId})`
+        : `dev: embedded kafka ${mapping.functionKey} <- ${mapping.topic}`,
     );
   }
   console.log(`dev: API on ${offline.url} — try: curl ${offline.url}/health`);
@@ -54,7 +107,7 @@ const main = async () => {
     if (stopping) return;
     stopping = true;
     console.log(`dev: ${signal}, stopping what this command started...`);
-    await bridge.stop();
+    await bridge?.stop();
     await offline.stop();
     await stack.stop();
     process.exit(0);

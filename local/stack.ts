@@ -132,12 +132,20 @@ export interface RunningStack {
 }
 
 /**
- * Brings the whole stack up (Redis and the broker concurrently, then the gateway) and returns
- * what it started, so the caller can put the machine back as it found it.
+ * Brings the stack up (Redis and the broker concurrently, then the gateway), or only the
+ * `parts` asked for, and returns what it started, so the caller can put the machine back as
+ * it found it.
  */
-export const ensureStack = async (endpoints = stackEndpoints()): Promise<RunningStack> => {
-  const [redis, kafka] = await Promise.all([ensureRedis(endpoints.redisUrl), ensureKafkaBroker()]);
-  const gateway = await ensureGateway(endpoints);
+export const ensureStack = async (
+  endpoints = stackEndpoints(),
+  parts: { kafka: boolean; redis: boolean } = { kafka: true, redis: true },
+): Promise<RunningStack> => {
+  const nothing = { startedHere: false };
+  const [redis, kafka] = await Promise.all([
+    parts.redis ? ensureRedis(endpoints.redisUrl) : nothing,
+    parts.kafka ? ensureKafkaBroker() : nothing,
+  ]);
+  const gateway = parts.redis ? await ensureGateway(endpoints) : nothing;
   const started = [
     ...(kafka.startedHere ? ['kafka'] : []),
     ...(redis.startedHere ? ['redis'] : []),

@@ -11,8 +11,8 @@ import { eventually } from '../support/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const stack = inject('stack');
-const PORT = 3300;
-const apiUrl = `http://127.0.0.1:${PORT}`;
+const CLOSED_KAFKA = '127.0.0.1:1';
+const CLOSED_UPSTASH = 'http://127.0.0.1:2';
 
 /** Every live descendant of `pid`, from /proc (what a terminal's Ctrl-C should take down). */
 const descendantsOf = (pid: number): number[] => {
@@ -39,48 +39,112 @@ const descendantsOf = (pid: number): number[] => {
   return found;
 };
 
-let app: ChildProcess;
-let output = '';
+interface Scenario {
+  name: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+  /** What /health must say is embedded. */
+  embedded: string[];
+}
 
-beforeAll(async () => {
-  // A process group of its own, so the test can send SIGINT the way a terminal's Ctrl-C does.
-  app = spawn('npm', ['start'], {
-    cwd: ROOT,
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+// The variables point at the real stack or at closed ports: npm start must take what answers
+// and embed the rest, on any machine.
+const scenarios: Scenario[] = [
+  {
+    name: 'with the real stack',
+    port: 3600,
     env: {
-      ...process.env,
-      HTTP_PORT: String(PORT),
-      LAMBDA_PORT: String(PORT + 2),
       KAFKA_BROKERS: stack.kafkaBrokers,
       UPSTASH_REDIS_REST_URL: stack.upstashUrl,
       UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
-      ESBUILD_WORK_FOLDER: '.esbuild-npm-start-test',
     },
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    const collect = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('dev: API on')) resolve();
-    };
-    app.stdout?.on('data', collect);
-    app.stderr?.on('data', collect);
-    app.once('exit', (code) =>
-      reject(new Error(`npm start exited (${code}) before it was ready:\n${output}`)),
-    );
-  });
-  await ready;
-}, 120_000);
+    embedded: [],
+  },
+  {
+    name: 'with no Kafka and no Redis reachable (embedded mode)',
+    port: 3610,
+    env: { KAFKA_BROKERS: CLOSED_KAFKA, UPSTASH_REDIS_REST_URL: CLOSED_UPSTASH },
+    embedded: ['kafka', 'redis'],
+  },
+  {
+    name: 'with the broker but no Redis reachable',
+    port: 3620,
+    env: { KAFKA_BROKERS: stack.kafkaBrokers, UPSTASH_REDIS_REST_URL: CLOSED_UPSTASH },
+    embedded: ['redis'],
+  },
+  {
+    name: 'with Redis but no broker reachable',
+    port: 3630,
+    env: {
+      KAFKA_BROKERS: CLOSED_KAFKA,
+      UPSTASH_REDIS_REST_URL: stack.upstashUrl,
+      UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+    },
+    embedded: ['kafka'],
+  },
+];
 
-// Only if a test failed before its SIGINT: take the whole group down.
-afterAll(async () => {
-  if (app.exitCode === null && app.signalCode === null && app.pid) {
-    process.kill(-app.pid, 'SIGKILL');
-  }
-  await rm(join(ROOT, '.esbuild-npm-start-test'), { recursive: true, force: true });
-});
+describe.each(scenarios)('npm start $name', ({ port, env, embedded }) => {
+  const apiUrl = `http://127.0.0.1:${port}`;
+  const workFolder = `.esbuild-npm-start-${port}`;
+  let app: ChildProcess;
+  let output = '';
 
-describe('npm start with the real stack', () => {
+  beforeAll(async () => {
+    // A process group of its own, so the test can send SIGINT the way a terminal's Ctrl-C does.
+    app = spawn('npm', ['start'], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        NARAD_EMBEDDED: '',
+        HTTP_PORT: String(port),
+        LAMBDA_PORT: String(port + 2),
+        ESBUILD_WORK_FOLDER: workFolder,
+        ...env,
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      const collect = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('dev: API on')) resolve();
+      };
+      app.stdout?.on('data', collect);
+      app.stderr?.on('data', collect);
+      app.once('exit', (code) =>
+        reject(new Error(`npm start exited (${code}) before it was ready:\n${output}`)),
+      );
+    });
+  }, 120_000);
+
+  // Only if a test failed before its SIGINT: take the whole group down.
+  afterAll(async () => {
+    if (app.exitCode === null && app.signalCode === null && app.pid) {
+      process.kill(-app.pid, 'SIGKILL');
+    }
+    await rm(join(ROOT, workFolder), { recursive: true, force: true });
+  });
+
+  it('says at start which parts are embedded, and /health reports them', async () => {
+    for (const part of ['Kafka', 'Redis']) {
+      const line = new RegExp(`dev: ${part}: EMBEDDED`);
+      if (embedded.includes(part.toLowerCase())) expect(output).toMatch(line);
+      else expect(output).not.toMatch(line);
+    }
+    expect(output.includes('dev: EMBEDDED MODE')).toBe(embedded.length === 2);
+
+    const health = await api(apiUrl, '/health');
+
+    expect(health.status).toBe(200);
+    expect(health.body.embedded ?? []).toEqual(embedded);
+    expect(health.body.status).toBe(embedded.length > 0 ? 'degraded' : 'healthy');
+    expect(health.body.tests).toMatchObject({
+      redis: { status: 'passed' },
+      kafka: { status: 'passed' },
+    });
+  });
+
   it('serves the whole flow: an order reaches completed, tracked actions reach the daily stats', async () => {
     const created = await api(apiUrl, '/orders', {
       method: 'POST',

@@ -1,0 +1,174 @@
+import type { KafkaMessage } from 'kafkajs';
+import { interpretBatchResult } from '../../local/msk-bridge/batch-result.ts';
+import { buildKafkaEvent, toEventRecord, topicPartitionOf } from '../../local/msk-bridge/event.ts';
+import type { KafkaBridgeEvent } from '../../local/msk-bridge/types.ts';
+import { loggableError, logger } from '../log.ts';
+import type { EmbeddedKafkaLog } from './kafka-log.ts';
+
+/** One `msk` event of serverless.yml, as the embedded delivery plays it. */
+export interface EmbeddedMapping {
+  functionName: string;
+  topic: string;
+  batchSize: number;
+  eventSourceArn?: string;
+  reportBatchItemFailures: boolean;
+  /** Retries of a failing batch before its records go to `<topic>.dlq` (MaximumRetryAttempts). */
+  maxRetries: number;
+}
+
+export type Invoke = (functionName: string, event: KafkaBridgeEvent) => Promise<unknown>;
+
+export interface EmbeddedDelivery {
+  /** Resolves once every mapping has handled everything in the log so far. */
+  idle(): Promise<void>;
+  stop(): void;
+}
+
+export const EMBEDDED_BOOTSTRAP = 'embedded:9092';
+
+const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000);
+
+const deadLetterOf = (topic: string, partition: number, record: KafkaMessage, error: string) => ({
+  error,
+  source: { topic, partition, offset: Number(record.offset) },
+  key: record.key?.toString('base64') ?? null,
+  value: record.value?.toString('base64') ?? null,
+  headers: Object.fromEntries(
+    Object.entries(record.headers ?? {}).map(([name, value]) => [name, String(value)]),
+  ),
+});
+
+/**
+ * Delivers the embedded log to the mapped functions the way an MSK event-source mapping does:
+ * `aws:kafka` events of up to `batchSize` records, each partition in offset order and one
+ * batch at a time, partitions side by side; a partial-batch response resumes from the failed
+ * offset; a failing batch is retried with backoff and, after `maxRetries`, its records go to
+ * `<topic>.dlq` (in the same log) so the partition moves on and nothing is silently lost.
+ */
+export const startEmbeddedDelivery = ({
+  log,
+  mappings,
+  invoke,
+  retryDelayMs = backoff,
+}: {
+  log: EmbeddedKafkaLog;
+  mappings: readonly EmbeddedMapping[];
+  invoke: Invoke;
+  /** Wait before retry number `attempt` (1, 2, ...). */
+  retryDelayMs?: (attempt: number) => number;
+}): EmbeddedDelivery => {
+  const cursors = new Map<string, number>();
+  const running = new Map<string, Promise<void>>();
+  let stopped = false;
+
+  const deliverPartition = async (mapping: EmbeddedMapping, partition: number) => {
+    const cursorKey = `${mapping.functionName}|${mapping.topic}|${partition}`;
+    let attempt = 0;
+    for (;;) {
+      if (stopped) return;
+      const from = cursors.get(cursorKey) ?? 0;
+      const records = log.read(mapping.topic, partition, from, mapping.batchSize);
+      if (records.length === 0) return;
+      const eventRecords = records.map((record) => toEventRecord(mapping.topic, partition, record));
+      const event = buildKafkaEvent(
+        { eventSource: 'aws:kafka', eventSourceArn: mapping.eventSourceArn },
+        EMBEDDED_BOOTSTRAP,
+        eventRecords,
+      );
+      const topicPartition = topicPartitionOf({ topic: mapping.topic, partition });
+      let next = from + records.length;
+      let failure: string | undefined;
+      try {
+        const result = await invoke(mapping.functionName, event);
+        const decision = mapping.reportBatchItemFailures
+          ? interpretBatchResult(
+              result,
+              new Map([[topicPartition, new Set(eventRecords.map((record) => record.offset))]]),
+            )
+          : ({ kind: 'success' } as const);
+        if (decision.kind === 'partial') {
+          next = decision.redeliverFrom.get(topicPartition) ?? next;
+          failure = `${mapping.functionName} reported ${topicPartition} offset ${next} as failed`;
+        } else if (decision.kind === 'invalid') {
+          next = from;
+          failure = `${mapping.functionName} answered an invalid batch response: ${decision.reason}`;
+        }
+      } catch (error) {
+        next = from;
+        failure = error instanceof Error ? error.message : String(error);
+      }
+      if (next > from) attempt = 0;
+      cursors.set(cursorKey, next);
+      if (failure === undefined) continue;
+      attempt += 1;
+      if (attempt > mapping.maxRetries) {
+        const stuck = log.read(mapping.topic, partition, next, mapping.batchSize);
+        log.append(
+          `${mapping.topic}.dlq`,
+          stuck.map((record) => ({
+            key: record.key,
+            value: JSON.stringify({
+              ...deadLetterOf(mapping.topic, partition, record, failure as string),
+              attempts: attempt,
+            }),
+          })),
+        );
+        logger.error('embedded kafka: retries exhausted, records moved to the dead-letter topic', {
+          function: mapping.functionName,
+          topicPartition,
+          offsets: `${next}-${next + stuck.length - 1}`,
+          deadLetterTopic: `${mapping.topic}.dlq`,
+          error: failure,
+        });
+        cursors.set(cursorKey, next + stuck.length);
+        attempt = 0;
+        continue;
+      }
+      logger.warn('embedded kafka: batch failed, retrying', {
+        function: mapping.functionName,
+        topicPartition,
+        offset: next,
+        attempt,
+        maxRetries: mapping.maxRetries,
+        error: failure,
+      });
+      await new Promise((resolve) => setTimeout(resolve, retryDelayMs(attempt)));
+    }
+  };
+
+  const kick = (mapping: EmbeddedMapping, partition: number) => {
+    const key = `${mapping.functionName}|${mapping.topic}|${partition}`;
+    if (running.has(key)) return;
+    const run = deliverPartition(mapping, partition)
+      .catch((error: unknown) =>
+        logger.error('embedded kafka: delivery stopped', {
+          function: mapping.functionName,
+          error: loggableError(error),
+        }),
+      )
+      .finally(() => {
+        running.delete(key);
+        // Records appended while the last invocation was in flight start a new round.
+        const end = log.endOffsets(mapping.topic)[partition] ?? 0;
+        if (!stopped && (cursors.get(key) ?? 0) < end) kick(mapping, partition);
+      });
+    running.set(key, run);
+  };
+
+  const unsubscribe = log.onAppend((topic) => {
+    for (const mapping of mappings) {
+      if (mapping.topic !== topic) continue;
+      for (let partition = 0; partition < log.partitions; partition++) kick(mapping, partition);
+    }
+  });
+
+  return {
+    async idle() {
+      while (running.size > 0) await Promise.all(running.values());
+    },
+    stop() {
+      stopped = true;
+      unsubscribe();
+    },
+  };
+};
