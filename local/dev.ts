@@ -84,16 +84,26 @@ const main = async () => {
     },
     onOutput: (text) => process.stdout.write(text.replace(/^(?=.)/gm, '[offline] ')),
   });
+  // Embedded Redis is private to this process: a consumer group shared with another copy of
+  // the app (a second npm start, the tests) would hand records to the copy that cannot see
+  // their state. A group of its own per run reads only what is produced while it runs.
+  const bridgeMappings =
+    redisPlan.mode === 'embedded'
+      ? mappings.map((mapping) => ({
+          ...mapping,
+          consumerGroupId: `${mapping.consumerGroupId}-embedded-${process.pid}`,
+        }))
+      : mappings;
   const bridge =
     kafkaPlan.mode === 'embedded'
       ? undefined
       : await startMskBridge({
           brokers,
-          mappings,
+          mappings: bridgeMappings,
           invoke: offlineInvoker({ lambdaUrl }),
           log: consoleLog(process.env.MSK_BRIDGE_DEBUG ? 'debug' : 'info'),
         });
-  for (const mapping of mappings) {
+  for (const mapping of bridgeMappings) {
     console.log(
       bridge
         ? `dev: msk-bridge ${mapping.functionKey} <- ${mapping.topic} (group ${mapping.consumerGroupId})`
