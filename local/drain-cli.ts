@@ -1,13 +1,13 @@
 import { drainFallback } from '../lib/fallback/messages.ts';
 import { closeServices, getServices } from '../lib/services.ts';
-import { loadDotEnv } from './dotenv.ts';
+import { loadLocalToolEnv } from './dotenv.ts';
 
 /**
  * `npm run drain [-- <topic>]`: the admin side of the scheduled drainFallback function.
  * Replays kafka_fallback:<topic> lists (all of them without a topic) to Kafka, oldest first,
  * with the environment of .env, and prints one line per topic.
  */
-loadDotEnv();
+loadLocalToolEnv();
 
 const main = async () => {
   const topic = process.argv[2];
