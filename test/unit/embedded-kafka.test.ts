@@ -98,7 +98,7 @@ describe('embedded delivery to the mapped functions', () => {
 
   it('resumes from the failed offset of a partial-batch response, without redelivering what succeeded', async () => {
     const log = new EmbeddedKafkaLog(1);
-    const { invoke, seen } = recordingInvoke((offsets, call) =>
+    const { invoke, seen } = recordingInvoke((_offsets, call) =>
       call === 1 ? batchItemFailures([{ topic: 'orders', partition: 0, offset: 2 }]) : {},
     );
     const delivery = startEmbeddedDelivery({
