@@ -2,6 +2,22 @@ import type { SASLOptions } from 'kafkajs';
 import type { KafkaConfig } from '../config.ts';
 
 /**
+ * `aws-msk-iam-sasl-signer-js`, loaded when the first IAM token is needed. Its own code is in
+ * the bundle; the AWS SDK v3 packages it requires (credential providers, STS) are left out of
+ * the bundles and come from the Lambda Node.js runtime (serverless.yml `custom.esbuild`).
+ */
+const loadSigner = async () => {
+  try {
+    return await import('aws-msk-iam-sasl-signer-js');
+  } catch (cause) {
+    throw new Error(
+      'KAFKA_SASL_MECHANISM=aws-iam but aws-msk-iam-sasl-signer-js or the AWS SDK v3 it needs cannot be loaded; outside Lambda install them (npm ci)',
+      { cause },
+    );
+  }
+};
+
+/**
  * The kafkajs SASL options for the configured mechanism. MSK IAM uses OAUTHBEARER with a
  * SigV4-signed token from `aws-msk-iam-sasl-signer-js`, loaded only when IAM is in use; kafkajs
  * asks the provider again whenever it authenticates a new connection, so tokens stay fresh.
@@ -23,7 +39,7 @@ export const saslOptionsOf = (config: KafkaConfig): SASLOptions | undefined => {
   return {
     mechanism: 'oauthbearer',
     oauthBearerProvider: async () => {
-      const { generateAuthToken } = await import('aws-msk-iam-sasl-signer-js');
+      const { generateAuthToken } = await loadSigner();
       const { token } = await generateAuthToken({ region });
       return { value: token };
     },

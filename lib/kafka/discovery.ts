@@ -29,11 +29,27 @@ export const brokerStringFor = (
 const discovered = new Map<string, Promise<string[]>>();
 
 /**
+ * `@aws-sdk/client-kafka`, loaded on first use. The bundles leave `@aws-sdk/*` out (the Lambda
+ * Node.js runtime ships the AWS SDK v3; see serverless.yml `custom.esbuild`), so this is a
+ * `require` at run time, and functions given KAFKA_BROKERS never load or parse the SDK.
+ */
+const loadKafkaSdk = async () => {
+  try {
+    return await import('@aws-sdk/client-kafka');
+  } catch (cause) {
+    throw new Error(
+      'MSK_CLUSTER_ARN is set but @aws-sdk/client-kafka cannot be loaded; the functions use the AWS SDK v3 of the Lambda Node.js runtime, so outside Lambda install it (npm ci) or set KAFKA_BROKERS instead',
+      { cause },
+    );
+  }
+};
+
+/**
  * The bootstrap brokers of the MSK cluster in `config.mskClusterArn`, from GetBootstrapBrokers,
  * looked up once per container (a failed lookup is forgotten, so the next call asks again).
- * `@aws-sdk/client-kafka` is imported here, lazily, so functions that are given KAFKA_BROKERS
- * never load it. `clientConfig` lets tests point the SDK at a local endpoint.
- * @throws Error naming the cluster and the auth mode when MSK offers no matching listener.
+ * `clientConfig` lets tests point the SDK at a local endpoint.
+ * @throws Error naming the cluster and the auth mode when MSK offers no matching listener, or
+ *   when the SDK cannot be loaded.
  */
 export const discoverBrokers = (
   config: KafkaConfig,
@@ -44,7 +60,7 @@ export const discoverBrokers = (
   const cached = discovered.get(arn);
   if (cached) return cached;
   const lookup = (async () => {
-    const { KafkaClient, GetBootstrapBrokersCommand } = await import('@aws-sdk/client-kafka');
+    const { KafkaClient, GetBootstrapBrokersCommand } = await loadKafkaSdk();
     const client = new KafkaClient({ region: config.region, maxAttempts: 3, ...clientConfig });
     try {
       const strings = await client.send(new GetBootstrapBrokersCommand({ ClusterArn: arn }));
