@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { EmbeddedMapping } from './embedded/kafka-delivery.ts';
 import { ConfigError } from './errors.ts';
 
