@@ -79,14 +79,20 @@ const timed = async (run: () => Promise<void>): Promise<LiveTest> => {
   }
 };
 
-/** SET (EX 10) / GET / DEL of a throwaway key: the path every cache write takes. */
+/**
+ * SET (EX 10) / GET / DEL of a throwaway key, the path every cache write takes, in one
+ * MULTI/EXEC: one round trip instead of three.
+ */
 const redisRoundTrip = (redis: RedisService) =>
   timed(async () => {
     const key = `health:check:${randomUUID()}`;
     const value = { test: true, at: Date.now() };
-    await redis.set(key, value, { EX: 10 });
-    const read = await redis.get<typeof value>(key);
-    await redis.del(key);
+    const [, read] = await redis.client
+      .multi()
+      .set(key, value, { ex: 10 })
+      .get<typeof value>(key)
+      .del(key)
+      .exec<['OK', typeof value | null, number]>();
     if (read?.at !== value.at)
       throw new Error('the value read back differs from the value written');
   });

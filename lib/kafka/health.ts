@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 
 export type KafkaHealth =
   | { status: 'connected'; latencyMs: number; brokers: number; controller: number | null }
@@ -10,18 +10,37 @@ const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<
     promise.then(resolve, reject).finally(() => clearTimeout(timer));
   });
 
+const admins = new WeakMap<Kafka, Promise<Admin>>();
+
+/** The container's admin client for `kafka`, connected once and reused by later checks. */
+const adminOf = (kafka: Kafka): Promise<Admin> => {
+  let admin = admins.get(kafka);
+  if (admin === undefined) {
+    const created = kafka.admin();
+    admin = created.connect().then(() => created);
+    admins.set(kafka, admin);
+  }
+  return admin;
+};
+
+/** Drops the admin after a failure, so the next check starts from a fresh connection. */
+const forgetAdmin = async (kafka: Kafka) => {
+  const admin = admins.get(kafka);
+  admins.delete(kafka);
+  await admin?.then((one) => one.disconnect()).catch(() => undefined);
+};
+
 /**
- * One metadata request (DescribeCluster) through a short-lived admin client. The admin is
- * disconnected afterwards whatever happens, so a broker restart never leaves a stale
- * connection behind for the next check.
+ * One metadata request (DescribeCluster) through the container's admin client, kept between
+ * checks so a health check costs one round trip, not a new connection. After any failure the
+ * admin is dropped: a broker restart never leaves a stale connection for the next check.
  */
 export const checkKafka = async (kafka: Kafka, timeoutMs = 5_000): Promise<KafkaHealth> => {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
-  const admin = kafka.admin();
   try {
     const cluster = await withTimeout(
-      admin.connect().then(() => admin.describeCluster()),
+      adminOf(kafka).then((admin) => admin.describeCluster()),
       timeoutMs,
       'Kafka metadata request',
     );
@@ -32,12 +51,11 @@ export const checkKafka = async (kafka: Kafka, timeoutMs = 5_000): Promise<Kafka
       controller: cluster.controller,
     };
   } catch (error) {
+    await forgetAdmin(kafka);
     return {
       status: 'disconnected',
       latencyMs: elapsed(),
       error: error instanceof Error ? error.message : String(error),
     };
-  } finally {
-    await admin.disconnect().catch(() => undefined);
   }
 };
