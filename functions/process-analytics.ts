@@ -1,8 +1,11 @@
-import { aggregateDaily } from '../lib/analytics/aggregate.ts';
-import { applyDailyIncrements } from '../lib/analytics/analytics.ts';
+import { type AnalyticsSlice, applyAnalyticsBatch } from '../lib/analytics/analytics.ts';
 import type { AnalyticsEvent } from '../lib/analytics/schema.ts';
-import { decodedPrefixes, kafkaHandler } from '../lib/lambda/consumer.ts';
-import { batchItemFailures } from '../lib/lambda/kafka-event.ts';
+import {
+  type ConsumerDeps,
+  handleBatchAtOnce,
+  kafkaHandler,
+  type PartitionSlice,
+} from '../lib/lambda/consumer.ts';
 import { getServices } from '../lib/services.ts';
 
 const problemOf = (value: unknown) =>
@@ -10,18 +13,34 @@ const problemOf = (value: unknown) =>
     ? undefined
     : 'value is not an event (an object with a string "type")';
 
-/** user.events + system.events -> daily counters, the whole batch in one Redis pipeline. */
-export const handler = kafkaHandler('processAnalytics', async (event, { recordFailed }) => {
-  const { records, failures } = decodedPrefixes<AnalyticsEvent>(event, problemOf);
-  await applyDailyIncrements(
-    getServices(),
-    aggregateDaily(
-      records.map((record) => ({
-        event: record.value as AnalyticsEvent,
-        recordTimestamp: record.timestamp,
-      })),
-    ),
-  );
-  for (const failure of failures) recordFailed(failure);
-  return batchItemFailures(failures.map((failure) => failure.position));
+const toAnalyticsSlice = ({
+  records,
+  ...range
+}: PartitionSlice<AnalyticsEvent>): AnalyticsSlice => ({
+  ...range,
+  events: records.map((record) => ({
+    offset: record.offset,
+    event: record.value as AnalyticsEvent,
+    recordTimestamp: record.timestamp,
+  })),
 });
+
+/**
+ * user.events + system.events -> daily counters: the whole batch in one atomic Redis script
+ * that also records each partition's applied offset, so a redelivery counts nothing twice.
+ * Records that are not events go to `<topic>.dlq`.
+ */
+export const processAnalytics = ({ services, maxAttempts, hooks }: ConsumerDeps) =>
+  kafkaHandler('processAnalytics', (event, { recordFailed, deadLetters }) => {
+    const deps = services();
+    return handleBatchAtOnce<AnalyticsEvent>(
+      event,
+      async (slices) => {
+        await applyAnalyticsBatch(deps, slices.map(toAnalyticsSlice));
+      },
+      recordFailed,
+      { problemOf, deadLetters: deadLetters(deps, maxAttempts), ...(hooks ? { hooks } : {}) },
+    );
+  });
+
+export const handler = processAnalytics({ services: getServices });

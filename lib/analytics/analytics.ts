@@ -1,9 +1,17 @@
-import { randomUUID } from 'node:crypto';
-import { RedisUnavailableError, ValidationError } from '../errors.ts';
+import { createHash, randomUUID } from 'node:crypto';
+import { RedisCommandError, RedisUnavailableError, ValidationError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
 import { dailyKeys, identifier, RECENT_ACTIVITY_LIMIT, TTL, userKeys } from '../keys.ts';
+import { classifyRedisError } from '../redis/errors.ts';
+import { runScript } from '../redis/scripts.ts';
 import type { Services } from '../services.ts';
-import type { DailyIncrements } from './aggregate.ts';
+import { aggregateDaily } from './aggregate.ts';
+import {
+  APPLY_ANALYTICS_BATCH,
+  decodeVerdicts,
+  encodeBatch,
+  type PartitionIncrements,
+} from './batch-script.ts';
 import { type AnalyticsEvent, isCalendarDate, type TrackedEvent } from './schema.ts';
 
 export const USER_EVENTS_TOPIC = 'user.events';
@@ -66,21 +74,97 @@ export const trackEvents = async (
 };
 
 /**
- * Applies a batch's increments in ONE pipeline (one HTTP request): INCRBY per counter, SADD
- * per set, and an EXPIRE on each key so daily data does not live forever.
+ * The key holding the offset a topic-partition's analytics are applied through. Offsets count
+ * within one log, so the key names the cluster too (a short hash of its ARN or brokers): a new
+ * cluster starts its own. One key per partition, so tiny; it lives 8 days after its last
+ * write: longer than a topic's retention (MSK's default is 7 days), so even a mapping
+ * recreated at TRIM_HORIZON, which replays the whole retention, is recognised as a redelivery.
  */
-export const applyDailyIncrements = async (
+export const appliedOffsetKey = (cluster: string, topic: string, partition: number): string =>
+  `analytics:applied:${createHash('sha1').update(cluster).digest('hex').slice(0, 12)}:${topic}:${partition}`;
+export const APPLIED_OFFSET_TTL_SECONDS = 8 * 86_400;
+
+/** Requests per batch before giving up on a partition whose applied offset keeps moving. */
+const MAX_ROUNDS = 3;
+
+/** One partition's events of a batch, in offset order. */
+export interface AnalyticsSlice {
+  /** The Kafka log the offsets count in (cluster ARN or bootstrap servers). */
+  cluster: string;
+  topic: string;
+  partition: number;
+  /** The offsets the slice covers, records that were not events (dead-lettered) included. */
+  firstOffset: number;
+  lastOffset: number;
+  events: Array<{ offset: number; event: AnalyticsEvent; recordTimestamp: number }>;
+}
+
+export interface AppliedBatch {
+  /** `<topic>-<partition>:<first>-<last>` of the ranges counted now. */
+  applied: string[];
+  /** Ranges that had been counted already (a redelivery): nothing changed for them. */
+  alreadyApplied: string[];
+  /** Redis requests it took: 1, or 2 when a redelivery overlapped what was applied. */
+  requests: number;
+}
+
+const rangeOf = ({ topic, partition, firstOffset, lastOffset }: AnalyticsSlice) =>
+  `${topic}-${partition}:${firstOffset}-${lastOffset}`;
+
+/**
+ * Counts a batch exactly once per record: each partition's increments and its applied offset
+ * in ONE atomic script, all partitions in ONE request. Records at or below a partition's
+ * applied offset (a redelivery, whole or overlapping) change nothing; when a batch overlaps
+ * the applied offset, the records after it are counted in a second request.
+ * @throws RedisUnavailableError / RedisCommandError when Redis fails (nothing or all of a
+ *   partition was applied: the retry is safe).
+ */
+export const applyAnalyticsBatch = async (
   services: Pick<Services, 'redis'>,
-  { counters, sets }: DailyIncrements,
-): Promise<number> => {
-  if (counters.size === 0 && sets.size === 0) return 0;
-  const pipeline = redisOf(services).client.pipeline();
-  for (const [key, amount] of counters) pipeline.incrby(key, amount).expire(key, TTL.dailyStats);
-  for (const [key, members] of sets) {
-    const [first, ...rest] = members;
-    if (first !== undefined) pipeline.sadd(key, first, ...rest).expire(key, TTL.dailyStats);
+  slices: readonly AnalyticsSlice[],
+): Promise<AppliedBatch> => {
+  const client = redisOf(services).client;
+  const outcome: AppliedBatch = { applied: [], alreadyApplied: [], requests: 0 };
+  let pending = slices.filter((slice) => slice.events.length > 0);
+  while (pending.length > 0) {
+    if (outcome.requests === MAX_ROUNDS) {
+      throw new RedisCommandError(
+        `the applied offset of ${pending.map(rangeOf).join(', ')} kept moving during the batch: is a second consumer applying the same partitions?`,
+      );
+    }
+    const parts: PartitionIncrements[] = pending.map((slice) => ({
+      appliedKey: appliedOffsetKey(slice.cluster, slice.topic, slice.partition),
+      firstOffset: slice.firstOffset,
+      lastOffset: slice.lastOffset,
+      increments: aggregateDaily(slice.events),
+    }));
+    const { keys, args } = encodeBatch(parts, {
+      data: TTL.dailyStats,
+      applied: APPLIED_OFFSET_TTL_SECONDS,
+    });
+    let reply: unknown;
+    try {
+      reply = await runScript(client, APPLY_ANALYTICS_BATCH, keys, args);
+    } catch (error) {
+      throw classifyRedisError(error);
+    }
+    outcome.requests += 1;
+    const next: AnalyticsSlice[] = [];
+    decodeVerdicts(reply, parts.length).forEach((verdict, i) => {
+      const slice = pending[i] as AnalyticsSlice;
+      if (verdict.status === 'applied') outcome.applied.push(rangeOf(slice));
+      else if (verdict.status === 'already-applied') outcome.alreadyApplied.push(rangeOf(slice));
+      else {
+        const rest = slice.events.filter(({ offset }) => offset > verdict.appliedThrough);
+        const done = { ...slice, lastOffset: verdict.appliedThrough };
+        outcome.alreadyApplied.push(rangeOf(done));
+        const [first] = rest;
+        if (first) next.push({ ...slice, firstOffset: first.offset, events: rest });
+      }
+    });
+    pending = next;
   }
-  return (await pipeline.exec()).length;
+  return outcome;
 };
 
 export interface DailyStats {

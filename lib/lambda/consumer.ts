@@ -1,12 +1,19 @@
 import type { Context, MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
 import { ValidationError } from '../errors.ts';
+import {
+  DEFAULT_MAX_ATTEMPTS,
+  type DeadLetterDeps,
+  type Settlement,
+  settleFailedRecord,
+} from '../kafka/dead-letters.ts';
 import { CORRELATION_ID_HEADER } from '../kafka/producer.ts';
 import { loggableError, logger } from '../log.ts';
+import type { Services } from '../services.ts';
 import { withInvocationLog } from './invocation-log.ts';
 import {
   batchItemFailures,
   type DecodedRecord,
-  decodeKafkaEvent,
+  decodeKafkaEventWithSource,
   type KafkaEvent,
   type KafkaRecord,
   type RecordPosition,
@@ -17,42 +24,43 @@ export type KafkaBatchResponse = ReturnType<typeof batchItemFailures>;
 export interface RecordFailure {
   position: RecordPosition;
   error: unknown;
+  /** Why the record was not dead-lettered (attempts left, Redis or the DLQ out of reach). */
+  reason?: string;
 }
 
 /**
- * Handles each record of an `aws:kafka` event: partitions concurrently, the records of one
- * partition strictly in offset order (never `Promise.all` over a partition: that would break
- * per-key ordering). At a partition's first failure (undecodable record or a throwing handler)
- * that partition stops; the failed offset goes into `batchItemFailures`, so Lambda redelivers
- * it and everything after it, and nothing later is handled twice.
+ * Decides about a record whose handling failed (lib/kafka/dead-letters.ts): 'dead-lettered'
+ * (the partition moves on) or 'retry' (report it failed).
  */
-export const handleRecordsInOrder = async <T>(
-  event: MSKEvent | SelfManagedKafkaEvent,
-  handle: (record: KafkaRecord<T>) => Promise<void>,
-  onFailure: (failure: RecordFailure) => void = () => undefined,
-): Promise<KafkaBatchResponse> => {
-  const partitions = decodeKafkaEvent<T>(event);
-  const failed = await Promise.all(
-    [...partitions.values()].map(async (records) => {
-      for (const decoded of records) {
-        if (!decoded.ok) {
-          onFailure({ position: decoded.position, error: decoded.error });
-          return decoded.position;
-        }
-        try {
-          await handle(decoded.record);
-        } catch (error) {
-          onFailure({ position: decoded.record, error });
-          return positionOf(decoded);
-        }
-      }
-      return undefined;
-    }),
-  );
-  return batchItemFailures(
-    failed.filter((position): position is RecordPosition => position !== undefined),
-  );
-};
+export type RecordSettler = (source: MSKRecord, error: unknown) => Promise<Settlement>;
+
+/**
+ * Test seams of a consumer. Production handlers pass none: there is no flag to set them from
+ * the environment.
+ */
+export interface ConsumerHooks {
+  /**
+   * Runs once a record's effects (or, for a whole-batch consumer, the batch's) are written and
+   * before the invocation goes on; a throw fails the whole invocation, as a function killed
+   * there (timeout, out of memory) would.
+   */
+  afterWrite?: (positions: RecordPosition[]) => void | Promise<void>;
+}
+
+/** What a consumer function is built from; tests build one around their own services. */
+export interface ConsumerDeps {
+  /** The services of the container (getServices in Lambda), read once per invocation. */
+  services: () => Pick<Services, 'kafka' | 'redis'>;
+  /** Attempts at a record that keeps failing before it is dead-lettered. */
+  maxAttempts?: number;
+  hooks?: ConsumerHooks;
+}
+
+export interface InOrderOptions {
+  /** Without it, a failed record stops its partition (it and what follows are redelivered). */
+  deadLetters?: RecordSettler;
+  hooks?: ConsumerHooks;
+}
 
 const positionOf = (decoded: DecodedRecord): RecordPosition =>
   decoded.ok
@@ -64,31 +72,151 @@ const positionOf = (decoded: DecodedRecord): RecordPosition =>
     : decoded.position;
 
 /**
- * For handlers that apply a whole batch at once: each partition's records up to (not including)
- * its first undecodable record, and those first undecodable positions. Applying the prefixes
- * and reporting the positions keeps every record applied exactly once per delivery.
+ * Settles a failed record: true when it is dead-lettered (the partition goes on), false after
+ * reporting it to `onFailure` (it must be redelivered).
  */
-export const decodedPrefixes = <T>(
+const settle = async (
+  source: MSKRecord,
+  position: RecordPosition,
+  error: unknown,
+  onFailure: (failure: RecordFailure) => void,
+  deadLetters: RecordSettler | undefined,
+): Promise<boolean> => {
+  const settlement = deadLetters ? await deadLetters(source, error) : undefined;
+  if (settlement?.outcome === 'dead-lettered') return true;
+  onFailure({ position, error, ...(settlement ? { reason: settlement.reason } : {}) });
+  return false;
+};
+
+/**
+ * Handles each record of an `aws:kafka` event: partitions concurrently, the records of one
+ * partition strictly in offset order (never `Promise.all` over a partition: that would break
+ * per-key ordering). A record that cannot be decoded or whose handler throws is settled by
+ * `deadLetters`: dead-lettered, the partition goes on; otherwise (or without `deadLetters`) that
+ * partition stops there and the failed offset goes into `batchItemFailures`, so Lambda
+ * redelivers it and everything after it, and nothing later is handled twice.
+ */
+export const handleRecordsInOrder = async <T>(
   event: MSKEvent | SelfManagedKafkaEvent,
-  /** Why a decoded value is unusable, or undefined when it is fine. */
-  problemOf: (value: unknown) => string | undefined = () => undefined,
-): { records: KafkaRecord<T>[]; failures: RecordFailure[] } => {
-  const records: KafkaRecord<T>[] = [];
-  const failures: RecordFailure[] = [];
-  for (const partition of decodeKafkaEvent<T>(event).values()) {
-    for (const decoded of partition) {
+  handle: (record: KafkaRecord<T>) => Promise<void>,
+  onFailure: (failure: RecordFailure) => void = () => undefined,
+  { deadLetters, hooks }: InOrderOptions = {},
+): Promise<KafkaBatchResponse> => {
+  const partitions = decodeKafkaEventWithSource<T>(event);
+  const failed = await Promise.all(
+    [...partitions.values()].map(async (records) => {
+      for (const { decoded, source } of records) {
+        let error: unknown;
+        if (decoded.ok) {
+          let threw = false;
+          try {
+            await handle(decoded.record);
+          } catch (thrown) {
+            threw = true;
+            error = thrown;
+          }
+          if (!threw) {
+            // Outside the try: a throw here is the invocation dying, not a failed record.
+            await hooks?.afterWrite?.([positionOf(decoded)]);
+            continue;
+          }
+        } else {
+          error = decoded.error;
+        }
+        const position = positionOf(decoded);
+        if (!(await settle(source, position, error, onFailure, deadLetters))) return position;
+      }
+      return undefined;
+    }),
+  );
+  return batchItemFailures(
+    failed.filter((position): position is RecordPosition => position !== undefined),
+  );
+};
+
+/** One partition's share of a batch, for consumers that apply a whole batch at once. */
+export interface PartitionSlice<T> {
+  /**
+   * The Kafka log the offsets count in: the event's cluster ARN (an MSK ARN ends with the
+   * cluster's UUID, so a recreated cluster is another log), else its bootstrap servers.
+   */
+  cluster: string;
+  topic: string;
+  partition: number;
+  /** The offsets the slice covers, from its first record to its last, unusable ones included. */
+  firstOffset: number;
+  lastOffset: number;
+  /** The usable records, in offset order. */
+  records: KafkaRecord<T>[];
+}
+
+const clusterOf = (event: MSKEvent | SelfManagedKafkaEvent): string =>
+  ('eventSourceArn' in event && event.eventSourceArn) || event.bootstrapServers || '';
+
+export interface AtOnceOptions extends InOrderOptions {
+  /** Why a decoded value is unusable (it is dead-lettered), or undefined when it is fine. */
+  problemOf?: (value: unknown) => string | undefined;
+}
+
+/**
+ * For consumers that apply a whole batch in one step (`apply`, which must itself be idempotent
+ * per partition offset range): the usable records of every partition go to `apply` at once;
+ * then the unusable ones (undecodable, or refused by `problemOf`) are dead-lettered in offset
+ * order. When one cannot be dead-lettered its offset is reported failed: Lambda redelivers from
+ * it, `apply` recognises the records after it as applied, and it is dead-lettered next time.
+ * A throw from `apply` fails the invocation (the whole batch is retried, nothing dead-lettered).
+ */
+export const handleBatchAtOnce = async <T>(
+  event: MSKEvent | SelfManagedKafkaEvent,
+  apply: (slices: PartitionSlice<T>[]) => Promise<void>,
+  onFailure: (failure: RecordFailure) => void = () => undefined,
+  { deadLetters, hooks, problemOf = () => undefined }: AtOnceOptions = {},
+): Promise<KafkaBatchResponse> => {
+  const cluster = clusterOf(event);
+  const slices: PartitionSlice<T>[] = [];
+  const unusable: Array<Array<{ source: MSKRecord; position: RecordPosition; error: unknown }>> =
+    [];
+  for (const entries of decodeKafkaEventWithSource<T>(event).values()) {
+    const offsets = entries.map(({ decoded }) => positionOf(decoded).offset).filter((o) => o >= 0);
+    const records: KafkaRecord<T>[] = [];
+    const poison: (typeof unusable)[number] = [];
+    for (const { decoded, source } of entries) {
       const problem = decoded.ok ? problemOf(decoded.record.value) : undefined;
-      if (!decoded.ok || problem !== undefined) {
-        failures.push({
+      if (decoded.ok && problem === undefined) records.push(decoded.record);
+      else
+        poison.push({
+          source,
           position: positionOf(decoded),
           error: decoded.ok ? new ValidationError(problem ?? 'unusable value') : decoded.error,
         });
-        break;
-      }
-      records.push(decoded.record);
     }
+    const [first] = entries;
+    if (first && offsets.length > 0) {
+      const { topic, partition } = positionOf(first.decoded);
+      slices.push({
+        cluster,
+        topic,
+        partition,
+        firstOffset: Math.min(...offsets),
+        lastOffset: Math.max(...offsets),
+        records,
+      });
+    }
+    unusable.push(poison);
   }
-  return { records, failures };
+  await apply(slices);
+  await hooks?.afterWrite?.(slices.flatMap((slice) => slice.records));
+  const failed = await Promise.all(
+    unusable.map(async (poison) => {
+      for (const { source, position, error } of poison) {
+        if (!(await settle(source, position, error, onFailure, deadLetters))) return position;
+      }
+      return undefined;
+    }),
+  );
+  return batchItemFailures(
+    failed.filter((position): position is RecordPosition => position !== undefined),
+  );
 };
 
 /** How many of a batch's distinct correlation ids its log lines name. */
@@ -186,11 +314,19 @@ const countProcessed = (event: KafkaEvent, response: KafkaBatchResponse): number
 
 /** What a consumer handler gets besides its event. */
 export interface ConsumerInvocation {
+  /** The function's name: in log lines, dead letters and attempt counts. */
+  name: string;
   /**
    * Logs one failed record as an error line: the function, the record (`orders-0:17`), its
-   * correlation id, the batch's correlation ids and the error. Pass it as `onFailure`.
+   * correlation id, the batch's correlation ids, why it was not dead-lettered and the error.
+   * Pass it as `onFailure`.
    */
   recordFailed: (failure: RecordFailure) => void;
+  /**
+   * The dead-lettering of this function over `deps` (lib/kafka/dead-letters.ts), logging each
+   * dead-lettered record as an error line. Pass it as `deadLetters`.
+   */
+  deadLetters: (deps: DeadLetterDeps, maxAttempts?: number) => RecordSettler;
 }
 
 export type KafkaHandler = (event: KafkaEvent, context?: Context) => Promise<KafkaBatchResponse>;
@@ -199,9 +335,9 @@ export type KafkaHandler = (event: KafkaEvent, context?: Context) => Promise<Kaf
  * A Kafka (MSK or self-managed) consumer handler around `handle`. Each invocation writes one
  * `invocation` line: the function, each partition's offset range, the batch's correlation ids
  * (from the records' `x-correlation-id` headers, so a request can be followed from its HTTP
- * line), records / processed / failed counts, duration and cold start; info when every record
- * went through, warn with failed records, error when the handler threw (the whole batch is
- * retried). No record value is logged.
+ * line), records / processed / failed (and dead_lettered) counts, duration and cold start; info
+ * when every record went through, warn with failed or dead-lettered records, error when the
+ * handler threw (the whole batch is retried). No record value is logged.
  */
 export const kafkaHandler =
   (
@@ -214,25 +350,58 @@ export const kafkaHandler =
       correlation_ids: batch.correlationIds,
       ...(batch.moreCorrelationIds > 0 ? { correlation_ids_more: batch.moreCorrelationIds } : {}),
     };
-    const recordFailed = ({ position, error }: RecordFailure) =>
+    const recordFields = (position: RecordPosition) => ({
+      function: name,
+      record: `${position.topic}-${position.partition}:${position.offset}`,
+      correlation_id: batch.correlationIdAt(position),
+      ...correlation,
+    });
+    const recordFailed = ({ position, error, reason }: RecordFailure) =>
       logger.error(
         {
           message: 'record failed',
-          function: name,
-          record: `${position.topic}-${position.partition}:${position.offset}`,
-          correlation_id: batch.correlationIdAt(position),
-          ...correlation,
+          ...recordFields(position),
+          ...(reason === undefined ? {} : { not_dead_lettered_because: reason }),
         },
         { error: loggableError(error) },
       );
+    let deadLettered = 0;
+    const deadLetters =
+      (deps: DeadLetterDeps, maxAttempts = DEFAULT_MAX_ATTEMPTS): RecordSettler =>
+      async (source, error) => {
+        const settlement = await settleFailedRecord(
+          deps,
+          { consumer: name, maxAttempts },
+          source,
+          error,
+        );
+        if (settlement.outcome === 'dead-lettered') {
+          deadLettered += 1;
+          logger.error(
+            {
+              message: 'record dead-lettered',
+              ...recordFields(source),
+              dead_letter_topic: settlement.topic,
+              attempts: settlement.attempts,
+            },
+            { error: loggableError(error) },
+          );
+        }
+        return settlement;
+      };
     return withInvocationLog(
       { context, keys: { function: name, ...correlation }, fields: { batch: batch.ranges } },
-      () => handle(event, { recordFailed }),
+      () => handle(event, { name, recordFailed, deadLetters }),
       (response) => {
         const failed = response.batchItemFailures.length;
         return {
-          level: failed > 0 ? 'warn' : 'info',
-          fields: { records: batch.records, processed: countProcessed(event, response), failed },
+          level: failed > 0 || deadLettered > 0 ? 'warn' : 'info',
+          fields: {
+            records: batch.records,
+            processed: countProcessed(event, response),
+            failed,
+            ...(deadLettered > 0 ? { dead_lettered: deadLettered } : {}),
+          },
         };
       },
     );

@@ -116,15 +116,53 @@ const isPosition = (record: unknown): record is MSKRecord =>
   Number.isInteger((record as MSKRecord).partition) &&
   Number.isInteger((record as MSKRecord).offset);
 
+/** A decoded record beside the record as it arrived (for dead-lettering it byte for byte). */
+export interface SourcedRecord<T = unknown> {
+  decoded: DecodedRecord<T>;
+  /** The record exactly as the event carried it; may be malformed when `decoded` failed. */
+  source: MSKRecord;
+}
+
+const decodeEntry = <T>(topicPartition: string, record: unknown): SourcedRecord<T> => {
+  if (!isPosition(record)) {
+    const position = {
+      topic: topicPartition.replace(/-\d+$/, ''),
+      partition: Number(topicPartition.match(/-(\d+)$/)?.[1] ?? -1),
+      offset: -1,
+    };
+    const source = {
+      ...(typeof record === 'object' && record !== null ? record : {}),
+      ...position,
+    };
+    return {
+      decoded: {
+        ok: false,
+        position,
+        error: new RecordDecodeError('record has no topic, partition or offset', position),
+      },
+      source: source as MSKRecord,
+    };
+  }
+  try {
+    return { decoded: { ok: true, record: decodeRecord<T>(record) }, source: record };
+  } catch (error) {
+    const position = { topic: record.topic, partition: record.partition, offset: record.offset };
+    const failure =
+      error instanceof RecordDecodeError
+        ? error
+        : new RecordDecodeError(String(error), position, { cause: error });
+    return { decoded: { ok: false, position, error: failure }, source: record };
+  }
+};
+
 /**
  * The event's records grouped by topic-partition, each partition in offset order, each record
- * decoded or carrying the error that stopped it. Partitions are independent and may be
- * processed in parallel; records within one must be processed in order.
+ * decoded (or carrying the error that stopped it) beside the record as it arrived.
  * @throws ValidationError when the event itself is not a Kafka event (nothing to process).
  */
-export const decodeKafkaEvent = <T = unknown>(
+export const decodeKafkaEventWithSource = <T = unknown>(
   event: KafkaEvent,
-): Map<string, DecodedRecord<T>[]> => {
+): Map<string, SourcedRecord<T>[]> => {
   const source = (event as { eventSource?: unknown } | undefined)?.eventSource;
   if (source !== 'aws:kafka' && source !== 'SelfManagedKafka') {
     throw new ValidationError(
@@ -134,41 +172,30 @@ export const decodeKafkaEvent = <T = unknown>(
   if (typeof event.records !== 'object' || event.records === null) {
     throw new ValidationError('Not a Kafka event: "records" is missing');
   }
-  const partitions = new Map<string, DecodedRecord<T>[]>();
+  const partitions = new Map<string, SourcedRecord<T>[]>();
   for (const [topicPartition, records] of Object.entries(event.records)) {
-    const decoded = (Array.isArray(records) ? records : []).map((record): DecodedRecord<T> => {
-      if (!isPosition(record)) {
-        const position = {
-          topic: topicPartition.replace(/-\d+$/, ''),
-          partition: Number(topicPartition.match(/-(\d+)$/)?.[1] ?? -1),
-          offset: -1,
-        };
-        return {
-          ok: false,
-          position,
-          error: new RecordDecodeError('record has no topic, partition or offset', position),
-        };
-      }
-      try {
-        return { ok: true, record: decodeRecord<T>(record) };
-      } catch (error) {
-        const position = {
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-        };
-        const failure =
-          error instanceof RecordDecodeError
-            ? error
-            : new RecordDecodeError(String(error), position, { cause: error });
-        return { ok: false, position, error: failure };
-      }
-    });
-    decoded.sort((a, b) => positionOf(a).offset - positionOf(b).offset);
-    partitions.set(topicPartition, decoded);
+    const entries = (Array.isArray(records) ? records : []).map((record: unknown) =>
+      decodeEntry<T>(topicPartition, record),
+    );
+    entries.sort((a, b) => positionOf(a.decoded).offset - positionOf(b.decoded).offset);
+    partitions.set(topicPartition, entries);
   }
   return partitions;
 };
+
+/**
+ * The event's records grouped by topic-partition, each partition in offset order, each record
+ * decoded or carrying the error that stopped it. Partitions are independent and may be
+ * processed in parallel; records within one must be processed in order.
+ * @throws ValidationError when the event itself is not a Kafka event (nothing to process).
+ */
+export const decodeKafkaEvent = <T = unknown>(event: KafkaEvent): Map<string, DecodedRecord<T>[]> =>
+  new Map(
+    [...decodeKafkaEventWithSource<T>(event)].map(([topicPartition, entries]) => [
+      topicPartition,
+      entries.map(({ decoded }) => decoded),
+    ]),
+  );
 
 const positionOf = (decoded: DecodedRecord): RecordPosition =>
   decoded.ok ? decoded.record : decoded.position;

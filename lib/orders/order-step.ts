@@ -7,7 +7,11 @@ export type OrderOutcome =
 /**
  * The business step of order processing, and the one place a deployment plugs in payment and
  * inventory (pass another `OrderStep` to `processOrder`). Throwing means "could not decide,
- * try again" (an outage); `{ ok: false }` means "decided: this order fails".
+ * try again" (an outage; after 5 attempts the order goes to `orders.dlq`); `{ ok: false }`
+ * means "decided: this order fails". A redelivered order that has a result never reaches the
+ * step, but a function that dies between the step and writing the result runs it again on
+ * redelivery: a step with outside effects (charging a card) must be idempotent by `orderId`,
+ * e.g. by passing it as the payment provider's idempotency key.
  */
 export type OrderStep = (order: OrderEvent) => Promise<OrderOutcome>;
 

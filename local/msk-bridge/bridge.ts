@@ -1,5 +1,6 @@
 import '../../lib/kafka/request-queue-fix.ts';
-import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
+import { deadLetterTo } from './dead-letters.ts';
 import { MappingConfigError } from './errors.ts';
 import { consoleLog, kafkaLogCreator } from './log.ts';
 import {
@@ -26,12 +27,17 @@ export interface MskBridgeOptions {
   clientId?: string;
   /**
    * Retries of a failed batch before `onRetriesExhausted` (Lambda's MaximumRetryAttempts; the
-   * initial invocation does not count). Default: unbounded, as an MSK mapping without it.
+   * initial invocation does not count), for every mapping. Default: each mapping's own
+   * `maxRetryAttempts` (from serverless.yml), unbounded where it has none.
    */
   maxRetries?: number;
   /** Exponential backoff between retries: initialMs, doubled each time, at most maxMs. */
   retryBackoff?: { initialMs?: number; maxMs?: number };
-  /** Default: log the records at error level and commit past them (what Lambda does without a destination). */
+  /**
+   * For every mapping. Default: a mapping with an on-failure topic (`kafka://` destination)
+   * writes the records there; one without logs them at error level and commits past them
+   * (what Lambda does without a destination).
+   */
   onRetriesExhausted?: OnRetriesExhausted;
   onEvent?: (event: BridgeEvent) => void;
   /** Partitions of the topics the bridge has to create (the broker's num.partitions: 3). */
@@ -79,8 +85,8 @@ const defaultOnRetriesExhausted =
  * @throws MappingConfigError when two mappings share a consumer group (each mapping needs its
  * own, or they split the partitions between them) or a setting is out of range.
  */
-const validate = (mappings: readonly KafkaMapping[], maxRetries: number) => {
-  if (!(maxRetries >= 0)) {
+const validate = (mappings: readonly KafkaMapping[], maxRetries: number | undefined) => {
+  if (maxRetries !== undefined && !(maxRetries >= 0)) {
     throw new MappingConfigError(`maxRetries must be 0 or more, got ${maxRetries}`, '-');
   }
   const groups = new Map<string, string>();
@@ -109,9 +115,8 @@ const validate = (mappings: readonly KafkaMapping[], maxRetries: number) => {
  */
 export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBridge> => {
   const log = options.log ?? consoleLog();
-  const maxRetries = options.maxRetries ?? DEFAULTS.maxRetries;
   const mappings = options.mappings.filter((mapping) => mapping.enabled);
-  validate(mappings, maxRetries);
+  validate(mappings, options.maxRetries);
   const brokers = brokerList(options.brokers);
   const initialMs = options.retryBackoff?.initialMs ?? DEFAULTS.initialBackoffMs;
   const maxMs = options.retryBackoff?.maxMs ?? DEFAULTS.maxBackoffMs;
@@ -141,7 +146,10 @@ export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBrid
   try {
     partitionCounts = await ensureTopics(
       admin,
-      mappings.map(({ topic }) => topic),
+      mappings.flatMap(({ topic, onFailureTopic }) => [
+        topic,
+        ...(onFailureTopic === undefined ? [] : [onFailureTopic]),
+      ]),
       options.topicPartitions ?? DEFAULTS.topicPartitions,
     );
     for (const mapping of mappings) {
@@ -152,6 +160,25 @@ export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBrid
     await admin.disconnect();
   }
 
+  // One producer for every on-failure topic, connected the first time a mapping gives up.
+  let producer: Promise<Producer> | undefined;
+  const deadLetterProducer = () => {
+    producer ??= (async () => {
+      const created = kafka.producer({ idempotent: true });
+      await created.connect();
+      return created;
+    })();
+    producer.catch(() => {
+      producer = undefined;
+    });
+    return producer;
+  };
+  const onRetriesExhaustedFor = (mapping: KafkaMapping): OnRetriesExhausted =>
+    options.onRetriesExhausted ??
+    (mapping.onFailureTopic === undefined
+      ? defaultOnRetriesExhausted(log)
+      : deadLetterTo(deadLetterProducer, mapping.onFailureTopic, log));
+
   const started = await Promise.allSettled(
     mappings.map((mapping) =>
       startMappingRunner({
@@ -159,9 +186,9 @@ export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBrid
         mapping,
         invoke: options.invoke,
         bootstrapServers: brokers.join(','),
-        maxRetries,
+        maxRetries: options.maxRetries ?? mapping.maxRetryAttempts ?? DEFAULTS.maxRetries,
         retryDelayMs: (retry) => Math.min(maxMs, initialMs * 2 ** (retry - 1)),
-        onRetriesExhausted: options.onRetriesExhausted ?? defaultOnRetriesExhausted(log),
+        onRetriesExhausted: onRetriesExhaustedFor(mapping),
         log,
         emit,
         concurrency: Math.max(1, partitionCounts.get(mapping.topic) ?? 1),
@@ -188,7 +215,9 @@ export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBrid
     },
     stop: () => {
       stopped ??= Promise.allSettled([...runners.values()].map((runner) => runner.stop())).then(
-        (results) => {
+        async (results) => {
+          // After the runners: a mapping giving up during its last batch still has the producer.
+          await producer?.then((p) => p.disconnect()).catch(() => undefined);
           const failure = results.find((result) => result.status === 'rejected');
           if (failure) throw failure.reason;
         },

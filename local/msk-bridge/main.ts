@@ -12,7 +12,8 @@ import type { KafkaMapping } from './types.ts';
  * `node --import tsx local/msk-bridge/main.ts [--function <key>]... [--stage <stage>]`
  * Plays the msk/kafka events of serverless.yml against the local broker and invokes the
  * functions through serverless-offline's Lambda endpoint. Environment: KAFKA_BROKERS
- * (127.0.0.1:9092), LAMBDA_PORT (3002), MSK_BRIDGE_MAX_RETRIES (unbounded), KAFKA_SASL_MECHANISM /
+ * (127.0.0.1:9092), LAMBDA_PORT (3002), MSK_BRIDGE_MAX_RETRIES (overrides every mapping's
+ * MaximumRetryAttempts), KAFKA_SASL_MECHANISM /
  * KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD (plain, scram-sha-256, scram-sha-512), KAFKA_SSL.
  */
 

@@ -187,15 +187,28 @@ export const startMappingRunner = async (options: MappingRunnerOptions): Promise
   // Back-pressure per partition: fetching stops while a batch's worth is queued, so a function
   // that keeps failing holds up its own partition only (a blocked eachBatch would stop kafkajs
   // fetching for every partition of the broker).
+  // kafkajs throws from pause/resume while its consumer restarts after a crash (no group yet);
+  // nothing is lost then: the rejoin (GROUP_JOIN below) resets every partition and resumes it.
+  const tryConsumer = (what: 'pause' | 'resume', partition: number): boolean => {
+    try {
+      consumer[what]([{ topic, partitions: [partition] }]);
+      return true;
+    } catch (error) {
+      log(
+        'debug',
+        `${mapping.functionKey}: could not ${what} ${topic}-${partition}: ${asError(error).message}`,
+      );
+      return false;
+    }
+  };
   const pauseIfFull = (state: PartitionState) => {
     if (state.paused || state.queue.length < batchSize || stopping.signal.aborted) return;
-    state.paused = true;
-    consumer.pause([{ topic, partitions: [state.partition] }]);
+    state.paused = tryConsumer('pause', state.partition);
   };
   const resumeIfRoom = (state: PartitionState) => {
     if (!state.paused || state.queue.length >= batchSize) return;
     state.paused = false;
-    consumer.resume([{ topic, partitions: [state.partition] }]);
+    tryConsumer('resume', state.partition);
   };
 
   // --- commits: one request at a time, coalescing what queued up meanwhile, so the offsets of a

@@ -17,7 +17,11 @@ export interface ResolvedServerlessConfig {
 }
 
 interface CfResource {
-  Properties?: { FunctionResponseTypes?: unknown };
+  Properties?: {
+    FunctionResponseTypes?: unknown;
+    MaximumRetryAttempts?: unknown;
+    DestinationConfig?: { OnFailure?: { Destination?: unknown } };
+  };
 }
 
 /** Lambda's defaults for Kafka mappings (msk-esm-parameters: BatchSize 100, window 500 ms). */
@@ -72,13 +76,59 @@ export const mappingLogicalId = (
     ? `${normalizedFunctionName(functionKey)}EventSourceMappingMSK${alphaNumeric(clusterNameToken(arn)).slice(0, 79)}${alphaNumeric(topic).slice(0, 79)}`
     : `${normalizedFunctionName(functionKey)}EventSourceMappingKafka${alphaNumeric(topic).slice(0, 158)}`;
 
+/** The mapping's properties set in serverless.yml (`resources.extensions` or `Resources`). */
+const propertiesOf = (config: ResolvedServerlessConfig, logicalId: string) => [
+  config.resources?.extensions?.[logicalId]?.Properties,
+  config.resources?.Resources?.[logicalId]?.Properties,
+];
+
 const reportsBatchItemFailures = (config: ResolvedServerlessConfig, logicalId: string): boolean =>
-  [config.resources?.extensions?.[logicalId], config.resources?.Resources?.[logicalId]].some(
-    (resource) => {
-      const types = resource?.Properties?.FunctionResponseTypes;
-      return Array.isArray(types) && types.includes('ReportBatchItemFailures');
-    },
-  );
+  propertiesOf(config, logicalId).some((properties) => {
+    const types = properties?.FunctionResponseTypes;
+    return Array.isArray(types) && types.includes('ReportBatchItemFailures');
+  });
+
+/** When both are set, Lambda bounds "infinite" retries to this (kafka-on-failure-destination). */
+export const RETRIES_WITH_DESTINATION = 10;
+
+/**
+ * MaximumRetryAttempts and a `kafka://<topic>` on-failure destination of the mapping, as Lambda
+ * applies them: -1 or absent means retry forever, except that with a destination Lambda bounds
+ * it to 10. Other destinations (SQS, SNS, S3) have no local stand-in.
+ * @throws MappingConfigError for a retry count out of Lambda's range (-1 to 10000).
+ */
+const errorHandlingOf = (
+  config: ResolvedServerlessConfig,
+  logicalId: string,
+  functionKey: string,
+): { maxRetryAttempts?: number; onFailureTopic?: string; notes: string[] } => {
+  const properties = propertiesOf(config, logicalId);
+  const retries = properties.find(
+    (p) => p?.MaximumRetryAttempts !== undefined,
+  )?.MaximumRetryAttempts;
+  const destination = properties.find((p) => p?.DestinationConfig?.OnFailure?.Destination)
+    ?.DestinationConfig?.OnFailure?.Destination;
+  const notes: string[] = [];
+  let onFailureTopic: string | undefined;
+  if (typeof destination === 'string' && destination.startsWith('kafka://')) {
+    onFailureTopic = destination.slice('kafka://'.length);
+  } else if (destination !== undefined) {
+    notes.push(
+      `the on-failure destination ${JSON.stringify(destination)} has no local stand-in: records given up on are logged and skipped`,
+    );
+  }
+  const bounded =
+    retries === undefined || retries === -1
+      ? undefined
+      : integerIn(retries, 0, 10_000, 'MaximumRetryAttempts', functionKey);
+  const maxRetryAttempts =
+    bounded ?? (onFailureTopic === undefined ? undefined : RETRIES_WITH_DESTINATION);
+  return {
+    ...(maxRetryAttempts === undefined ? {} : { maxRetryAttempts }),
+    ...(onFailureTopic === undefined ? {} : { onFailureTopic }),
+    notes,
+  };
+};
 
 const integerIn = (
   value: unknown,
@@ -141,7 +191,9 @@ const toMapping = (
       : `${functionName}-${topic}`;
   const logicalId = mappingLogicalId(functionKey, kind, topic, event.arn);
   const reportBatchItemFailures = reportsBatchItemFailures(config, logicalId);
+  const { notes: errorNotes, ...errorHandling } = errorHandlingOf(config, logicalId, functionKey);
   const notes = [
+    ...errorNotes,
     ...(reportBatchItemFailures
       ? []
       : [
@@ -168,6 +220,7 @@ const toMapping = (
     startingPosition,
     ...(typeof timestamp === 'number' ? { startingPositionTimestamp: timestamp * 1000 } : {}),
     reportBatchItemFailures,
+    ...errorHandling,
     enabled: event.enabled !== false,
     ...(notes.length ? { notes } : {}),
   };

@@ -29,6 +29,13 @@ export interface KafkaMapping {
    * a `batchItemFailures` response and treats the invocation as a full success.
    */
   reportBatchItemFailures: boolean;
+  /**
+   * MaximumRetryAttempts: retries of a failing batch (the first invocation not counted) before
+   * its records are given up on. Undefined: forever (Lambda's -1).
+   */
+  maxRetryAttempts?: number;
+  /** The topic of a `kafka://<topic>` on-failure destination: where given-up records go. */
+  onFailureTopic?: string;
   enabled: boolean;
   /** What the bridge cannot reproduce for this mapping, for the operator (printed at start). */
   notes?: string[];

@@ -23,7 +23,7 @@ import {
   startMskBridge,
 } from '../../local/msk-bridge/index.ts';
 import { loadAwsFixture } from '../support/fixtures.ts';
-import { testKafka, uniqueTopic } from '../support/kafka.ts';
+import { consumeMessages, testKafka, uniqueTopic } from '../support/kafka.ts';
 
 // The bridge against the real broker with real kafkajs consumers; functions are in-process
 // handlers that record what they get. Each test has its own topic and consumer group.
@@ -224,6 +224,35 @@ describe('readMappings (resolved serverless config)', () => {
     expect(mappings[1]?.notes?.[0]).toMatch(/ReportBatchItemFailures is not enabled/);
     // osls drops maximumBatchingWindow: 0, so AWS applies its 500 ms default.
     expect(mappings[2]).toMatchObject({ batchingWindowMs: 500, enabled: false });
+  });
+
+  it('reads MaximumRetryAttempts and a kafka:// on-failure destination of the mapping, as Lambda applies them', () => {
+    const withErrorHandling = structuredClone(resolved);
+    const mapping = 'ProcessOrdersEventSourceMappingMSKNaradlocalOrders';
+    withErrorHandling.resources.extensions[mapping] = {
+      Properties: {
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        MaximumRetryAttempts: 3,
+        DestinationConfig: { OnFailure: { Destination: 'kafka://orders.dlq' } },
+      },
+    } as never;
+    const unbounded = structuredClone(withErrorHandling);
+    (
+      unbounded.resources.extensions[mapping] as { Properties: Record<string, unknown> }
+    ).Properties.MaximumRetryAttempts = -1;
+
+    expect(readMappings(withErrorHandling)[0]).toMatchObject({
+      maxRetryAttempts: 3,
+      onFailureTopic: 'orders.dlq',
+    });
+    // With a destination, Lambda bounds "forever" to 10 retries.
+    expect(readMappings(unbounded)[0]).toMatchObject({
+      maxRetryAttempts: 10,
+      onFailureTopic: 'orders.dlq',
+    });
+    // Without either, retries are unbounded, as an MSK mapping without MaximumRetryAttempts.
+    expect(readMappings(resolved)[0]).not.toHaveProperty('maxRetryAttempts');
+    expect(readMappings(resolved)[0]).not.toHaveProperty('onFailureTopic');
   });
 
   it('names the function when an event cannot be played', () => {
@@ -499,6 +528,53 @@ describe('a failed invocation', () => {
     expect(given.error).toBeInstanceOf(FunctionInvocationError);
     expect(given.error.message).toMatch(/poison/);
     expect(bridge.stats()[mapping.id]).toMatchObject({ skipped: 3 });
+  });
+});
+
+const sourceOffset = (letter: unknown) => (letter as { source: { offset: number } }).source.offset;
+
+describe("a mapping's on-failure topic", () => {
+  it("gets the records after the mapping's MaximumRetryAttempts, as dead letters with their original bytes", async () => {
+    const topic = await newTopic('on-failure');
+    const deadLetters = `${topic}.dlq`;
+    topics.push(deadLetters);
+    await produce(
+      topic,
+      range(0, 3).map((n) => ({
+        key: `k${n}`,
+        value: { n },
+        headers: { 'x-correlation-id': `c${n}` },
+      })),
+    );
+    const mapping = mappingFor(topic, { maxRetryAttempts: 2, onFailureTopic: deadLetters });
+    let calls = 0;
+
+    const bridge = await startBridge([mapping], {
+      [FUNCTION]: () => {
+        calls += 1;
+        throw new Error('the function crashed');
+      },
+    });
+    await committedTo(bridge, 0, 3);
+    // Keyed by the original keys, so spread over the topic's partitions: put back in order.
+    const letters = (await consumeMessages(stack.kafkaBrokers, deadLetters, 3)).sort(
+      (a, b) => sourceOffset(a.value) - sourceOffset(b.value),
+    );
+
+    expect(calls).toBe(3);
+    expect(bridge.stats()[mapping.id]).toMatchObject({ skipped: 3 });
+    expect(letters.map(({ key }) => key)).toEqual(['k0', 'k1', 'k2']);
+    expect(letters.map(({ headers }) => headers['x-correlation-id'])).toEqual(['c0', 'c1', 'c2']);
+    expect(letters[1]?.value).toMatchObject({
+      source: { topic, partition: 0, offset: 1 },
+      key: Buffer.from('k1').toString('base64'),
+      value: Buffer.from(JSON.stringify({ n: 1 })).toString('base64'),
+      headers: [{ name: 'x-correlation-id', value: Buffer.from('c1').toString('base64') }],
+      errorType: 'FunctionInvocationError',
+      error: expect.stringContaining('the function crashed'),
+      attempts: 3,
+      consumer: FUNCTION,
+    });
   });
 });
 

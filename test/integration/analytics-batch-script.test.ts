@@ -1,0 +1,298 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from '@upstash/redis';
+import fc from 'fast-check';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import {
+  type AnalyticsSlice,
+  APPLIED_OFFSET_TTL_SECONDS,
+  appliedOffsetKey,
+  applyAnalyticsBatch,
+} from '../../lib/analytics/analytics.ts';
+import {
+  APPLY_ANALYTICS_BATCH,
+  encodeBatch,
+  type PartitionIncrements,
+} from '../../lib/analytics/batch-script.ts';
+import { dailyKeys } from '../../lib/keys.ts';
+import { redisServiceFor } from '../support/redis.ts';
+import { memoryRedis } from '../unit/script-memory-store.ts';
+import { uniqueDay } from './msk-events.ts';
+
+// The analytics batch script: its Lua on the real Redis (through the gateway, with
+// @upstash/redis) and its JavaScript mirror (what the embedded store runs) give the same
+// replies and leave the same keys; and applied through any Lambda-like sequence of
+// deliveries, crashes and redeliveries, every event is counted exactly once.
+
+const stack = inject('stack');
+// Raw replies: no JSON parsing of strings, so the Lua's reply compares exactly with the mirror's.
+const raw = new Redis({
+  url: stack.upstashUrl,
+  token: stack.upstashToken,
+  automaticDeserialization: false,
+  enableAutoPipelining: false,
+});
+const made = new Set<string>();
+afterAll(async () => {
+  const all = [...made];
+  for (let i = 0; i < all.length; i += 500) await raw.del(...all.slice(i, i + 500));
+});
+
+// --- what the two sides leave behind ----------------------------------------------------------
+
+interface KeyState {
+  value: string | string[] | null;
+  /** Seconds to live, -1 for none, null for a missing key. */
+  ttl: number | null;
+}
+
+const redisState = async (keys: string[]): Promise<Record<string, KeyState>> => {
+  const pipeline = raw.pipeline();
+  for (const key of keys) pipeline.type(key).ttl(key);
+  const meta = await pipeline.exec<Array<string | number>>();
+  const reads = raw.pipeline();
+  keys.forEach((key, i) => {
+    const type = meta[2 * i];
+    if (type === 'set') reads.smembers(key);
+    else reads.get(key);
+  });
+  const values = await reads.exec<Array<string | string[] | null>>();
+  return Object.fromEntries(
+    keys.map((key, i) => {
+      const value = values[i] ?? null;
+      const ttl = Number(meta[2 * i + 1]);
+      return [
+        key,
+        {
+          value: Array.isArray(value) ? [...value].sort() : value,
+          ttl: ttl === -2 ? null : ttl,
+        },
+      ];
+    }),
+  );
+};
+
+const memoryState = (
+  store: ReturnType<typeof memoryRedis>,
+  keys: string[],
+): Record<string, KeyState> =>
+  Object.fromEntries(
+    keys.map((key) => {
+      const stored = store.data.get(key);
+      const value =
+        stored === undefined
+          ? null
+          : stored.type === 'set'
+            ? [...stored.value].sort()
+            : stored.value;
+      return [key, { value, ttl: stored === undefined ? null : (store.ttl.get(key) ?? -1) }];
+    }),
+  );
+
+/** TTLs agree when Redis's countdown is within a few seconds of what the mirror set. */
+const sameState = (real: Record<string, KeyState>, mirror: Record<string, KeyState>) => {
+  for (const [key, state] of Object.entries(real)) {
+    const other = mirror[key];
+    expect(state.value, key).toEqual(other?.value);
+    if (state.ttl === null || state.ttl === -1 || other?.ttl === null || other?.ttl === -1)
+      expect(state.ttl, key).toBe(other?.ttl);
+    else expect(Math.abs(state.ttl - (other?.ttl ?? 0)), key).toBeLessThanOrEqual(3);
+  }
+};
+
+// --- Lua and mirror side by side --------------------------------------------------------------
+
+const ttls = { data: 7_776_000, applied: APPLIED_OFFSET_TTL_SECONDS };
+
+/** A batch of 1-3 partitions over a small pool of keys, with optional earlier applied offsets. */
+const batchArbitrary = fc.record({
+  partitions: fc.array(
+    fc.record({
+      appliedBefore: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+      first: fc.integer({ min: 0, max: 50 }),
+      length: fc.integer({ min: 0, max: 30 }),
+      counters: fc.uniqueArray(
+        fc.tuple(fc.constantFrom('c1', 'c2', 'c3', 'c4'), fc.integer({ min: 1, max: 10_000 })),
+        { selector: ([key]) => key, maxLength: 4 },
+      ),
+      sets: fc.uniqueArray(
+        fc.tuple(
+          fc.constantFrom('s1', 's2'),
+          fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'u:1', 'user 2', '42'), {
+            minLength: 1,
+          }),
+        ),
+        { selector: ([key]) => key, maxLength: 2 },
+      ),
+    }),
+    { minLength: 1, maxLength: 3 },
+  ),
+  existing: fc.record({ c1: fc.option(fc.integer({ min: 0, max: 99 }), { nil: undefined }) }),
+});
+
+describe('the analytics batch script: Lua on Redis and its JavaScript mirror', () => {
+  it('give the same reply and leave the same keys, values and TTLs (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(batchArbitrary, async ({ partitions, existing }) => {
+        const prefix = `test:batch-script:${randomUUID().slice(0, 8)}`;
+        const key = (name: string) => {
+          const full = `${prefix}:${name}`;
+          made.add(full);
+          return full;
+        };
+        const parts: PartitionIncrements[] = partitions.map((partition, i) => ({
+          appliedKey: key(`applied:${i}`),
+          firstOffset: partition.first,
+          lastOffset: partition.first + partition.length,
+          increments: {
+            counters: new Map(partition.counters.map(([name, amount]) => [key(name), amount])),
+            sets: new Map(partition.sets.map(([name, members]) => [key(name), new Set(members)])),
+          },
+        }));
+        const allKeys = [
+          ...parts.map(({ appliedKey }) => appliedKey),
+          ...['c1', 'c2', 'c3', 'c4', 's1', 's2'].map(key),
+        ];
+        // The same starting state on both sides: earlier applied offsets, a counter with a value.
+        const mirror = memoryRedis();
+        const seed = raw.pipeline();
+        partitions.forEach(({ appliedBefore }, i) => {
+          if (appliedBefore === undefined) return;
+          const appliedKey = parts[i]?.appliedKey ?? '';
+          seed.set(appliedKey, String(appliedBefore), { ex: 600 });
+          mirror.call('SET', appliedKey, String(appliedBefore), 'EX', 600);
+        });
+        if (existing.c1 !== undefined) {
+          seed.set(key('c1'), String(existing.c1));
+          mirror.call('SET', key('c1'), String(existing.c1));
+        }
+        if (seed.length() > 0) await seed.exec();
+        const { keys, args } = encodeBatch(parts, ttls);
+
+        const luaReply = await raw.eval(APPLY_ANALYTICS_BATCH.lua, keys, args);
+        const mirrorReply = APPLY_ANALYTICS_BATCH.emulate(mirror.call, keys, args);
+
+        expect(luaReply).toEqual(mirrorReply);
+        sameState(await redisState(allKeys), memoryState(mirror, allKeys));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('add sets larger than one SADD may carry (chunks of 1000) the same way', async () => {
+    const prefix = `test:batch-script:${randomUUID().slice(0, 8)}`;
+    const setKey = `${prefix}:users`;
+    const appliedKey = `${prefix}:applied`;
+    made.add(setKey).add(appliedKey);
+    const members = Array.from({ length: 2_500 }, (_, i) => `user-${i}`);
+    const { keys, args } = encodeBatch(
+      [
+        {
+          appliedKey,
+          firstOffset: 0,
+          lastOffset: 2_499,
+          increments: { counters: new Map(), sets: new Map([[setKey, new Set(members)]]) },
+        },
+      ],
+      ttls,
+    );
+    const mirror = memoryRedis();
+
+    const luaReply = await raw.eval(APPLY_ANALYTICS_BATCH.lua, keys, args);
+    const mirrorReply = APPLY_ANALYTICS_BATCH.emulate(mirror.call, keys, args);
+
+    expect(luaReply).toEqual([1, '-1']);
+    expect(mirrorReply).toEqual(luaReply);
+    expect(await raw.scard(setKey)).toBe(2_500);
+    sameState(await redisState([setKey, appliedKey]), memoryState(mirror, [setKey, appliedKey]));
+  });
+});
+
+// --- exactly once, whatever the deliveries ---------------------------------------------------
+
+/**
+ * What a Kafka mapping does to a consumer: each partition is delivered from its committed
+ * offset, in order, in windows of any size; an invocation may die after its Redis step (the
+ * commit does not move, the same records come again, maybe with more) or succeed (the commit
+ * moves to the window's end).
+ */
+const deliveriesArbitrary = fc.record({
+  sizes: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 3 }),
+  steps: fc.array(
+    fc.record({
+      // One-record windows are the edge (a redelivery starting exactly at the applied offset).
+      windows: fc.array(fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 25 })), {
+        minLength: 3,
+        maxLength: 3,
+      }),
+      crashes: fc.boolean(),
+    }),
+    { minLength: 1, maxLength: 30 },
+  ),
+});
+
+describe('applyAnalyticsBatch on the real Redis', () => {
+  const redis = redisServiceFor(stack);
+
+  it('counts every event exactly once through any sequence of crashes and redeliveries (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(deliveriesArbitrary, async ({ sizes, steps }) => {
+        const topic = `test.exactly-once.${randomUUID().slice(0, 8)}`;
+        const cluster = 'arn:aws:kafka:us-east-1:000000000000:cluster/narad-test/exactly-once';
+        const date = uniqueDay();
+        const day = dailyKeys(date);
+        for (const k of [
+          day.totalEvents,
+          day.userActions,
+          day.actionNames,
+          day.activeUsers,
+          day.action('view'),
+        ])
+          made.add(k);
+        for (let partition = 0; partition < sizes.length; partition += 1)
+          made.add(appliedOffsetKey(cluster, topic, partition));
+        const eventAt = (partition: number, offset: number) => ({
+          offset,
+          recordTimestamp: 0,
+          event: {
+            eventId: `${partition}-${offset}`,
+            type: 'USER_ACTION',
+            userId: `p${partition}-u${offset % 7}`,
+            action: 'view',
+            timestamp: `${date}T08:00:00.000Z`,
+          },
+        });
+        const committed = sizes.map(() => 0);
+        const deliverUntilDone = async (windows: number[], crashes: boolean) => {
+          const slices: AnalyticsSlice[] = [];
+          sizes.forEach((size, partition) => {
+            const from = committed[partition] ?? 0;
+            const to = Math.min(size, from + (windows[partition] ?? 1));
+            if (from >= to) return;
+            slices.push({
+              cluster,
+              topic,
+              partition,
+              firstOffset: from,
+              lastOffset: to - 1,
+              events: Array.from({ length: to - from }, (_, i) => eventAt(partition, from + i)),
+            });
+          });
+          await applyAnalyticsBatch({ redis }, slices);
+          if (!crashes)
+            for (const slice of slices) committed[slice.partition] = slice.lastOffset + 1;
+        };
+        for (const { windows, crashes } of steps) await deliverUntilDone(windows, crashes);
+        // Then the mapping gets through whatever is left.
+        while (committed.some((offset, partition) => offset < (sizes[partition] ?? 0)))
+          await deliverUntilDone([25, 25, 25], false);
+
+        const total = sizes.reduce((sum, size) => sum + size, 0);
+        const users = sizes.reduce((sum, size) => sum + Math.min(size, 7), 0);
+        expect(Number(await raw.get(day.totalEvents))).toBe(total);
+        expect(Number(await raw.get(day.action('view')))).toBe(total);
+        expect(await raw.scard(day.activeUsers)).toBe(users);
+      }),
+      { numRuns: 25 },
+    );
+  });
+});

@@ -1,0 +1,325 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { processAnalytics } from '../../functions/process-analytics.ts';
+import { processOrders } from '../../functions/process-orders.ts';
+import { userCacheEvents } from '../../functions/user-cache-events.ts';
+import { appliedOffsetKey } from '../../lib/analytics/analytics.ts';
+import { dailyKeys, orderKeys, sessionKey, userKeys } from '../../lib/keys.ts';
+import type { ConsumerHooks } from '../../lib/lambda/consumer.ts';
+import { checkOrderTotals, type OrderStep } from '../../lib/orders/order-step.ts';
+import type { OrderEvent } from '../../lib/orders/schema.ts';
+import type { Services } from '../../lib/services.ts';
+import {
+  type InProcessHandler,
+  inProcessInvoker,
+  type KafkaMapping,
+  type MskBridge,
+  silentLog,
+  startMskBridge,
+} from '../../local/msk-bridge/index.ts';
+import { testKafka, uniqueTopic } from '../support/kafka.ts';
+import { inspector, keygen } from '../support/redis.ts';
+import { servicesFor } from '../support/services.ts';
+import { eventually } from '../support/wait.ts';
+import { FIXTURE_CLUSTER, mskEvent, mskRecord, uniqueDay } from './msk-events.ts';
+
+// Failure tests 4c and 4d of issue 6: Kafka delivers at least once, so the consumers must turn
+// a batch delivered again (whole, or after the function died half way) into effects that
+// happened once. Real handlers, real Redis through the gateway, real broker; the bridge plays
+// the redelivery as an MSK mapping does.
+
+const stack = inject('stack');
+const redis = inspector(stack);
+const keys = keygen(redis);
+const kafka = testKafka(stack.kafkaBrokers);
+const admin = kafka.admin();
+const producer = kafka.producer();
+const topics: string[] = [];
+const bridges: MskBridge[] = [];
+const services: Services = servicesFor(stack);
+
+beforeAll(async () => {
+  await Promise.all([admin.connect(), producer.connect()]);
+});
+afterAll(async () => {
+  await Promise.allSettled(bridges.map((bridge) => bridge.stop()));
+  await Promise.all([producer.disconnect(), services.kafka?.disconnect()]);
+  const existing = new Set(await admin.listTopics());
+  await admin.deleteTopics({ topics: topics.filter((topic) => existing.has(topic)) });
+  await admin.disconnect();
+  await keys.cleanup();
+});
+
+const newTopic = async (name: string, partitions = 1) => {
+  const topic = uniqueTopic(name);
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: partitions }],
+    waitForLeaders: true,
+  });
+  topics.push(topic, `${topic}.dlq`);
+  return topic;
+};
+
+// --- orders ----------------------------------------------------------------------------------
+
+const order = (overrides: Partial<OrderEvent> = {}): OrderEvent => {
+  const orderId = `ord-${randomUUID()}`;
+  for (const key of Object.values(orderKeys(orderId))) keys.track(key);
+  return {
+    eventId: randomUUID(),
+    orderId,
+    userId: 'user-42',
+    items: [{ sku: 'SKU-RED-MUG', quantity: 2, price: 12.5 }],
+    currency: 'EUR',
+    total: 25,
+    timestamp: new Date().toISOString(),
+    ...overrides,
+  };
+};
+
+/** The default order step, counting how often it ran for each order. */
+const countingStep = () => {
+  const runs = new Map<string, number>();
+  const step: OrderStep = async (event) => {
+    runs.set(event.orderId, (runs.get(event.orderId) ?? 0) + 1);
+    return checkOrderTotals(event);
+  };
+  return { step, runs };
+};
+
+/** Each order's result and error keys as stored (null when absent). */
+const orderOutcomes = async (orders: OrderEvent[]) =>
+  Promise.all(
+    orders.map(async ({ orderId }) => {
+      const { result, error, processing } = orderKeys(orderId);
+      return redis.mget<[unknown, unknown, unknown]>(result, error, processing);
+    }),
+  );
+
+// --- analytics -------------------------------------------------------------------------------
+
+/** The cluster ARN of the bridge's events in this file. */
+const TEST_CLUSTER = 'arn:aws:kafka:us-east-1:000000000000:cluster/narad-test/00000000-1';
+
+const analyticsScenario = (topic: string, partitions: number) => {
+  const date = uniqueDay();
+  const day = dailyKeys(date);
+  for (const key of [day.totalEvents, day.userActions, day.actionNames, day.activeUsers])
+    keys.track(key);
+  keys.track(day.action('view'));
+  for (let p = 0; p < partitions; p += 1)
+    for (const cluster of [FIXTURE_CLUSTER, TEST_CLUSTER])
+      keys.track(appliedOffsetKey(cluster, topic, p));
+  const value = (n: number) => ({
+    eventId: randomUUID(),
+    type: 'USER_ACTION',
+    userId: `u${n % 5}`,
+    action: 'view',
+    timestamp: `${date}T09:00:00.000Z`,
+  });
+  const counters = async () => ({
+    total: Number((await redis.get(day.totalEvents)) ?? 0),
+    views: Number((await redis.get(day.action('view'))) ?? 0),
+    activeUsers: await redis.scard(day.activeUsers),
+  });
+  return { value, counters };
+};
+
+describe('the same MSK batch invoked three times (failure test 4c)', () => {
+  it('processAnalytics: the counters equal one invocation', async () => {
+    const topic = uniqueTopic('redelivery-analytics');
+    const { value, counters } = analyticsScenario(topic, 2);
+    const event = mskEvent(
+      Array.from({ length: 40 }, (_, n) =>
+        mskRecord(topic, { partition: n % 2, offset: Math.floor(n / 2), value: value(n) }),
+      ),
+    );
+    const handler = processAnalytics({ services: () => services });
+
+    await handler(structuredClone(event));
+    const once = await counters();
+    await handler(structuredClone(event));
+    await handler(structuredClone(event));
+
+    expect(once).toEqual({ total: 40, views: 40, activeUsers: 5 });
+    expect(await counters()).toEqual(once);
+  });
+
+  it('processOrders: the results equal one invocation, and each order was processed once', async () => {
+    const topic = uniqueTopic('redelivery-orders');
+    const orders = [order(), order({ currency: 'XTS' }), order()];
+    const event = mskEvent(
+      orders.map((value, offset) => mskRecord(topic, { offset, key: value.orderId, value })),
+    );
+    const { step, runs } = countingStep();
+    const handler = processOrders({ services: () => services, step });
+
+    const first = await handler(structuredClone(event));
+    const once = await orderOutcomes(orders);
+    const again = [await handler(structuredClone(event)), await handler(structuredClone(event))];
+
+    expect(first).toEqual({ batchItemFailures: [] });
+    expect(again).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+    expect(once.map(([result, error]) => [result !== null, error !== null])).toEqual([
+      [true, false],
+      [false, true],
+      [true, false],
+    ]);
+    expect(await orderOutcomes(orders)).toEqual(once);
+    expect([...runs.values()]).toEqual([1, 1, 1]);
+  });
+
+  it('userCacheEvents: delivering the batch again leaves the same cache state', async () => {
+    const topic = uniqueTopic('redelivery-user-cache');
+    const userId = `user-${randomUUID().slice(0, 8)}`;
+    const sessionId = `sess-${randomUUID()}`;
+    const { profile } = userKeys(userId);
+    keys.track(profile);
+    keys.track(sessionKey(sessionId));
+    await redis.set(profile, { userId, name: 'cached' });
+    const event = mskEvent([
+      mskRecord(topic, { offset: 0, key: userId, value: { type: 'USER_UPDATED', userId } }),
+      mskRecord(topic, {
+        offset: 1,
+        key: userId,
+        value: {
+          type: 'USER_LOGGED_IN',
+          userId,
+          sessionId,
+          timestamp: '2026-11-27T08:00:00.000Z',
+        },
+      }),
+    ]);
+    const handler = userCacheEvents({ services: () => services });
+
+    await handler(structuredClone(event));
+    const once = await redis.mget(profile, sessionKey(sessionId));
+    const response = await handler(structuredClone(event));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(once).toEqual([null, { userId, createdAt: '2026-11-27T08:00:00.000Z' }]);
+    expect(await redis.mget(profile, sessionKey(sessionId))).toEqual(once);
+  });
+});
+
+// --- killed half way: through the bridge -------------------------------------------------------
+
+const mappingFor = (topic: string, functionName: string): KafkaMapping => ({
+  id: `${functionName}#0`,
+  functionKey: functionName,
+  functionName,
+  eventSource: 'aws:kafka',
+  eventSourceArn: TEST_CLUSTER,
+  topic,
+  consumerGroupId: `test-redelivery-${randomUUID()}`,
+  batchSize: 100,
+  batchingWindowMs: 200,
+  startingPosition: 'TRIM_HORIZON',
+  reportBatchItemFailures: true,
+  enabled: true,
+});
+
+const startBridge = async (mapping: KafkaMapping, handler: InProcessHandler) => {
+  const bridge = await startMskBridge({
+    brokers: stack.kafkaBrokers,
+    mappings: [mapping],
+    invoke: inProcessInvoker({ [mapping.functionName]: handler }),
+    log: silentLog,
+    retryBackoff: { initialMs: 20, maxMs: 50 },
+  });
+  bridges.push(bridge);
+  return bridge;
+};
+
+/** Resolves once the mapping's group has committed `offset` on every partition of its topic. */
+const committedThrough = (mapping: KafkaMapping, partitions: number, offset: number) =>
+  eventually(
+    async () => {
+      const [result] = await admin.fetchOffsets({
+        groupId: mapping.consumerGroupId,
+        topics: [mapping.topic],
+      });
+      return (result?.partitions ?? []).map(({ offset: committed }) => Number(committed));
+    },
+    (committed) => committed.length === partitions && committed.every((value) => value === offset),
+    { what: `${mapping.topic} committed through ${offset} on ${partitions} partition(s)` },
+  );
+
+/**
+ * Hooks that kill the first invocation right after its `n`-th write, and no later one;
+ * `atKill` observes the state the dead invocation left behind.
+ */
+const killOnce = <T>(
+  afterWrites: number,
+  atKill: () => Promise<T>,
+): ConsumerHooks & { leftBehind: () => T | undefined } => {
+  let writes = 0;
+  let leftBehind: T | undefined;
+  let killed = false;
+  return {
+    afterWrite: async () => {
+      writes += 1;
+      if (killed || writes !== afterWrites) return;
+      killed = true;
+      leftBehind = await atKill();
+      throw new Error('killed half way (test hook): the Redis writes happened, no response');
+    },
+    leftBehind: () => leftBehind,
+  };
+};
+
+describe('a consumer invocation killed half way (failure test 4d)', () => {
+  it('processOrders: the redelivered batch completes every order, each processed once', async () => {
+    const topic = await newTopic('killed-orders');
+    const orders = Array.from({ length: 6 }, () => order());
+    await producer.send({
+      topic,
+      messages: orders.map((value) => ({ key: value.orderId, value: JSON.stringify(value) })),
+    });
+    const { step, runs } = countingStep();
+    const hooks = killOnce(
+      3,
+      async () => (await orderOutcomes(orders)).filter(([result]) => result !== null).length,
+    );
+    const mapping = mappingFor(topic, 'processOrders');
+
+    const bridge = await startBridge(
+      mapping,
+      processOrders({ services: () => services, step, hooks }),
+    );
+    await committedThrough(mapping, 1, orders.length);
+    const outcomes = await orderOutcomes(orders);
+
+    expect(hooks.leftBehind()).toBe(3); // three orders completed when the invocation died
+    expect(bridge.stats()[mapping.id]).toMatchObject({ failures: 1 });
+    expect(outcomes.map(([result, error, processing]) => [!!result, error, processing])).toEqual(
+      orders.map(() => [true, null, null]),
+    );
+    expect(orders.map(({ orderId }) => runs.get(orderId))).toEqual([1, 1, 1, 1, 1, 1]);
+  });
+
+  it('processAnalytics: the redelivered batch leaves every counter counted once', async () => {
+    const topic = await newTopic('killed-analytics', 2);
+    const { value, counters } = analyticsScenario(topic, 2);
+    await producer.send({
+      topic,
+      messages: Array.from({ length: 60 }, (_, n) => ({
+        partition: n % 2,
+        key: `u${n % 5}`,
+        value: JSON.stringify(value(n)),
+      })),
+    });
+    const hooks = killOnce(1, async () => (await counters()).total);
+    const mapping = mappingFor(topic, 'processAnalytics');
+
+    const bridge = await startBridge(
+      mapping,
+      processAnalytics({ services: () => services, hooks }),
+    );
+    await committedThrough(mapping, 2, 30);
+
+    expect(hooks.leftBehind()).toBeGreaterThan(0); // the dead invocation's batch was counted
+    expect(bridge.stats()[mapping.id]?.failures).toBe(1);
+    expect(await counters()).toEqual({ total: 60, views: 60, activeUsers: 5 });
+  });
+});
