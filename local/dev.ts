@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { EmbeddedMapping } from '../lib/embedded/kafka-delivery.ts';
 import { describePlan, planKafka, planRedis } from './dev-plan.ts';
@@ -24,20 +25,28 @@ loadDotEnv();
 const ROOT = join(import.meta.dirname, '..');
 const httpPort = Number(process.env.HTTP_PORT || 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT || 3002);
-// What serverless.yml's resources.extensions give each msk mapping (MaximumRetryAttempts).
-const MAX_RETRIES = Number(process.env.MSK_BRIDGE_MAX_RETRIES || 10);
+// AWS's bound on a Kafka mapping with an on-failure destination but no MaximumRetryAttempts.
+const AWS_MAX_RETRIES = 10;
 
-const embeddedMappings = (mappings: KafkaMapping[]): EmbeddedMapping[] =>
-  mappings
+/**
+ * The msk events as embedded Kafka plays them. The log starts again at offset 0 on every run,
+ * so it gets a cluster of its own per run: consumers that remember offsets per cluster (the
+ * analytics' applied offsets, in a Redis that outlives this run) must not mistake the new
+ * records for redeliveries of an earlier run's.
+ */
+const embeddedMappings = (mappings: KafkaMapping[]): EmbeddedMapping[] => {
+  const cluster = `arn:aws:kafka:us-east-1:000000000000:cluster/narad-embedded/${randomUUID()}`;
+  return mappings
     .filter((mapping) => mapping.enabled)
-    .map(({ functionName, topic, batchSize, eventSourceArn, reportBatchItemFailures }) => ({
+    .map(({ functionName, topic, batchSize, reportBatchItemFailures, maxRetryAttempts }) => ({
       functionName,
       topic,
       batchSize,
-      ...(eventSourceArn === undefined ? {} : { eventSourceArn }),
+      eventSourceArn: cluster,
       reportBatchItemFailures,
-      maxRetries: MAX_RETRIES,
+      maxRetries: maxRetryAttempts ?? AWS_MAX_RETRIES,
     }));
+};
 
 const main = async () => {
   const local = stackEndpoints();

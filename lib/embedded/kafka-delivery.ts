@@ -1,7 +1,7 @@
-import type { KafkaMessage } from 'kafkajs';
 import { interpretBatchResult } from '../../local/msk-bridge/batch-result.ts';
 import { buildKafkaEvent, toEventRecord, topicPartitionOf } from '../../local/msk-bridge/event.ts';
 import type { KafkaBridgeEvent } from '../../local/msk-bridge/types.ts';
+import { deadLetterOf, deadLetterTopicOf } from '../kafka/dead-letters.ts';
 import { loggableError, logger } from '../log.ts';
 import type { EmbeddedKafkaLog } from './kafka-log.ts';
 
@@ -27,16 +27,6 @@ export interface EmbeddedDelivery {
 export const EMBEDDED_BOOTSTRAP = 'embedded:9092';
 
 const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000);
-
-const deadLetterOf = (topic: string, partition: number, record: KafkaMessage, error: string) => ({
-  error,
-  source: { topic, partition, offset: Number(record.offset) },
-  key: record.key?.toString('base64') ?? null,
-  value: record.value?.toString('base64') ?? null,
-  headers: Object.fromEntries(
-    Object.entries(record.headers ?? {}).map(([name, value]) => [name, String(value)]),
-  ),
-});
 
 /**
  * Delivers the embedded log to the mapped functions the way an MSK event-source mapping does:
@@ -102,22 +92,28 @@ export const startEmbeddedDelivery = ({
       if (failure === undefined) continue;
       attempt += 1;
       if (attempt > mapping.maxRetries) {
-        const stuck = log.read(mapping.topic, partition, next, mapping.batchSize);
+        const stuck = log
+          .read(mapping.topic, partition, next, mapping.batchSize)
+          .map((record) => toEventRecord(mapping.topic, partition, record));
+        const deadLetterTopic = deadLetterTopicOf(mapping.topic);
         log.append(
-          `${mapping.topic}.dlq`,
+          deadLetterTopic,
           stuck.map((record) => ({
-            key: record.key,
-            value: JSON.stringify({
-              ...deadLetterOf(mapping.topic, partition, record, failure as string),
-              attempts: attempt,
-            }),
+            key: record.key === undefined ? null : Buffer.from(record.key, 'base64'),
+            value: JSON.stringify(
+              deadLetterOf(record, {
+                error: new Error(failure),
+                attempts: attempt,
+                consumer: mapping.functionName,
+              }),
+            ),
           })),
         );
         logger.error('embedded kafka: retries exhausted, records moved to the dead-letter topic', {
           function: mapping.functionName,
           topicPartition,
           offsets: `${next}-${next + stuck.length - 1}`,
-          deadLetterTopic: `${mapping.topic}.dlq`,
+          deadLetterTopic,
           error: failure,
         });
         cursors.set(cursorKey, next + stuck.length);
