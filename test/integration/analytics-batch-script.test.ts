@@ -81,9 +81,9 @@ const memoryState = (
       const value =
         stored === undefined
           ? null
-          : stored.type === 'set'
-            ? [...stored.value].sort()
-            : stored.value;
+          : stored.type === 'string'
+            ? stored.value
+            : [...stored.value].map(String).sort();
       return [key, { value, ttl: stored === undefined ? null : (store.ttl.get(key) ?? -1) }];
     }),
   );
