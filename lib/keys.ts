@@ -7,15 +7,27 @@ import { ValidationError } from './errors.ts';
  */
 
 const IDENTIFIER = /^[A-Za-z0-9_.@+-]{1,128}$/;
+const IDENTIFIER_CHAR = /^[A-Za-z0-9_.@+-]$/;
+export const MAX_IDENTIFIER_LENGTH = 128;
+
+/** What is wrong with a value `identifier` refuses, for the message (the value is never echoed whole). */
+const identifierProblem = (value: unknown): string => {
+  if (typeof value !== 'string') return `got ${value === null ? 'null' : typeof value}`;
+  if (value.length === 0) return 'got an empty value';
+  if (value.length > MAX_IDENTIFIER_LENGTH) return `got ${value.length} characters`;
+  const chars = [...value];
+  const at = chars.findIndex((char) => !IDENTIFIER_CHAR.test(char));
+  return `got ${JSON.stringify(chars[at])} at position ${at + 1}`;
+};
 
 /**
  * @returns the identifier unchanged.
- * @throws ValidationError naming the field and what is allowed.
+ * @throws ValidationError naming the field, what is allowed and what was wrong.
  */
 export const identifier = (field: string, value: unknown): string => {
   if (typeof value !== 'string' || !IDENTIFIER.test(value)) {
     throw new ValidationError(
-      `${field} must be 1-128 characters of A-Z a-z 0-9 _ . @ + - (no ':', '*' or spaces)`,
+      `${field} must be 1-${MAX_IDENTIFIER_LENGTH} characters of A-Z a-z 0-9 _ . @ + - (no ':', '*' or spaces); ${identifierProblem(value)}`,
     );
   }
   return value;
@@ -25,6 +37,8 @@ export const orderKeys = (orderId: string) => ({
   processing: `order:${orderId}:processing`,
   result: `order:${orderId}:result`,
   error: `order:${orderId}:error`,
+  /** How many times processing of the order started (1 unless a run failed and was retried). */
+  attempts: `order:${orderId}:attempts`,
 });
 
 export const userKeys = (userId: string) => ({

@@ -1,6 +1,6 @@
 import packageJson from '../../package.json' with { type: 'json' };
 import { MAX_EVENTS_PER_REQUEST } from '../analytics/schema.ts';
-import { MAX_BODY_BYTES } from '../lambda/http.ts';
+import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../lambda/http.ts';
 import {
   type JsonSchema,
   ref,
@@ -102,7 +102,7 @@ const errorsOf = (...statuses: Array<keyof typeof errors>) =>
 
 const jsonRequestBody = (schema: JsonSchema, description: string) => ({
   required: true,
-  description: `${description} At most ${MAX_BODY_BYTES} bytes; Content-Type application/json.`,
+  description: `${description} At most ${MAX_BODY_BYTES} bytes (413 above), objects and arrays nested at most ${MAX_JSON_DEPTH} deep, no "__proto__" key, no number beyond the double range (1e999); Content-Type application/json (415 otherwise).`,
   content: jsonBody(schema),
 });
 
@@ -221,7 +221,10 @@ const paths = (): Record<string, PathItem> => ({
       tags: ['users'],
       parameters: [pathParameter('userId', 'The user.', identifierSchema)],
       responses: {
-        200: answer('The profile.', ref('UserProfile'), { 'x-cache': use('headers', 'Cache') }),
+        200: answer('The profile.', ref('UserProfile'), {
+          'x-cache': use('headers', 'Cache'),
+          'x-cache-store': use('headers', 'CacheStore'),
+        }),
         ...errorsOf(400, 404, 500, 503),
       },
     },
@@ -259,7 +262,7 @@ export const buildOpenApiDocument = (): OpenApiDocument => ({
         in: 'header',
         required: false,
         description:
-          'Makes a retry safe for 24 h: the same key with the same body answers the first order and creates nothing; with another body, 409.',
+          "Makes a retry safe for 24 h: the same key with the same body answers exactly the first answer (202, the same orderId and body, plus `idempotent-replayed: true`) and creates nothing, whatever the order's status by now; the same key with another body (compared after parsing, so key order does not count) is a 409. A duplicate sent while the first is still being accepted waits for its answer (up to 5 s, else 409: retry). After a failed attempt (503), a retry with the key finishes the same orderId.",
         schema: identifierSchema,
       },
       CorrelationId: {
@@ -284,6 +287,11 @@ export const buildOpenApiDocument = (): OpenApiDocument => ({
         description: 'hit: served from the cache, no upstream call; miss: fetched and cached.',
         schema: { type: 'string', enum: ['hit', 'miss'] },
       },
+      CacheStore: {
+        description:
+          'Where the profile was read from (hit) or cached (miss): redis, or memory while Redis is unreachable.',
+        schema: { type: 'string', enum: ['redis', 'memory'] },
+      },
       RetryAfter: {
         description: 'Seconds to wait before retrying.',
         schema: { type: 'string', pattern: '^\\d+$' },
@@ -291,12 +299,16 @@ export const buildOpenApiDocument = (): OpenApiDocument => ({
     },
     responses: {
       BadRequest: errorAnswer(
-        'Invalid input (malformed JSON, a body that does not match the schema, an unsafe identifier); nothing was changed.',
+        'Invalid input (empty, malformed or too deeply nested JSON, a body that does not match the schema, an unsafe identifier or date); the message names the field and the problem; nothing was changed.',
       ),
       NotFound: errorAnswer('Unknown, or expired.'),
-      Conflict: errorAnswer('The Idempotency-Key was already used with a different body.'),
-      PayloadTooLarge: errorAnswer(`The body is larger than ${MAX_BODY_BYTES} bytes.`),
-      UnsupportedMediaType: errorAnswer('The Content-Type is not JSON.'),
+      Conflict: errorAnswer(
+        'The Idempotency-Key was already used with a different body, or a request with it is still being accepted (retry in a few seconds); nothing was changed.',
+      ),
+      PayloadTooLarge: errorAnswer(
+        `The body is larger than ${MAX_BODY_BYTES} bytes; nothing was changed.`,
+      ),
+      UnsupportedMediaType: errorAnswer('The Content-Type is not JSON; nothing was changed.'),
       InternalError: errorAnswer('Unexpected; the details are in the function logs.'),
       ServiceUnavailable: errorAnswer(
         'Redis, Kafka (and its fallback) or the user service could not be reached; retry later.',

@@ -71,6 +71,13 @@ const notConfigured: JsonSchema = {
   required: ['status', 'hint'],
 };
 
+/** A part running in the function's own memory (`npm start` on a machine without it). */
+const embedded: JsonSchema = {
+  type: 'object',
+  properties: { status: { const: 'embedded' }, note: { type: 'string' } },
+  required: ['status', 'note'],
+};
+
 const kafkaClientFields = {
   clientId: { type: 'string' },
   bootstrap: { type: 'array', items: { type: 'string' } },
@@ -88,7 +95,7 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
   OrderAccepted: {
     type: 'object',
     description:
-      'The accepted order. A retry with the same Idempotency-Key answers the first orderId and its current status.',
+      'The accepted order. A retry with the same Idempotency-Key answers this same body again (status stays `pending`; GET /orders/{orderId} has the current status).',
     properties: { orderId: { type: 'string', format: 'uuid' }, status: orderStatus },
     required: ['orderId', 'status'],
     additionalProperties: false,
@@ -108,6 +115,12 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
       subtotal: { type: 'number', description: 'completed' },
       total: { type: 'number' },
       itemCount: { type: 'integer', description: 'completed' },
+      attempts: {
+        type: 'integer',
+        minimum: 1,
+        description:
+          'completed or failed: how many processing runs the order took (1, unless a run failed and was retried)',
+      },
       completedAt: { ...isoTimestamp, description: 'completed' },
       reason: { type: 'string', description: 'failed: why the order step refused the order' },
       failedAt: { ...isoTimestamp, description: 'failed' },
@@ -191,6 +204,11 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
       timestamp: isoTimestamp,
       profile: { type: 'string', enum: ['development', 'production'] },
       stage: { type: 'string' },
+      embedded: {
+        type: 'array',
+        items: { type: 'string', enum: ['kafka', 'redis'] },
+        description: 'The parts running in memory (npm start without them); degraded at best.',
+      },
       services: {
         type: 'object',
         properties: {
@@ -211,6 +229,7 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
                 required: ['status', 'latencyMs', 'error'],
               },
               notConfigured,
+              embedded,
             ],
           },
           kafka: {
@@ -237,6 +256,7 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
                 required: ['status', 'latencyMs', 'error', 'clientId', 'bootstrap'],
               },
               notConfigured,
+              embedded,
             ],
           },
         },

@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ConflictError, NotFoundError, RedisUnavailableError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
 import { idempotencyKey, identifier, orderKeys, TTL } from '../keys.ts';
@@ -8,14 +9,27 @@ import { type OrderEvent, type OrderRequest, type OrderStatus, totalInCents } fr
 
 export const ORDERS_TOPIC = 'orders';
 
-export interface AcceptedOrder {
+/** The body of POST /orders' 202, and what a retry with the same Idempotency-Key gets again. */
+export interface OrderAnswer {
   orderId: string;
   status: OrderStatus;
+}
+
+export interface AcceptedOrder extends OrderAnswer {
   /** True when an Idempotency-Key matched an earlier request: nothing new was created. */
   replayed: boolean;
   /** Whether the order went to Kafka or, during an outage, to the fallback list. */
   path?: 'kafka' | 'fallback';
 }
+
+/**
+ * How long a claimed Idempotency-Key may stay without its answer before a retry takes the
+ * order over: well past the function timeout (10 s), so the first request is dead by then.
+ */
+export const IDEMPOTENCY_TAKEOVER_MS = 30_000;
+/** How long a concurrent duplicate waits for the first request's answer before a 409. */
+export const IDEMPOTENCY_WAIT_MS = 5_000;
+const IDEMPOTENCY_POLL_MS = 50;
 
 const redisOf = (services: Pick<Services, 'redis'>) => {
   if (!services.redis)
@@ -23,46 +37,31 @@ const redisOf = (services: Pick<Services, 'redis'>) => {
   return services.redis;
 };
 
+/** The request's identity: zod rebuilds objects in schema order, so key order does not count. */
 const fingerprint = (request: OrderRequest) =>
   createHash('sha256').update(JSON.stringify(request)).digest('base64url');
 
+/** `idempotency:orders:<key>`: claimed before the order is created, answered once it was. */
 interface IdempotencyRecord {
   orderId: string;
   fingerprint: string;
+  /** Epoch ms of the claim (or of the last takeover). */
+  claimedAt: number;
+  /** The first answer; absent while the first request is still creating the order. */
+  answer?: OrderAnswer;
 }
 
 /**
- * Accepts an order: stores its pending state (EX 300) and sends it to `orders` (or, while
- * Kafka is down, to the fallback list). With an Idempotency-Key, a retried request with the
- * same body gets the first answer and creates nothing; the same key with another body is a
- * ConflictError. If the order cannot be sent anywhere, its state and key are removed again,
- * so a retry starts clean.
+ * Stores the pending state (EX 300) and sends the order to `orders` (or, while Kafka is down,
+ * to the fallback list). If it cannot be sent anywhere, the pending state is removed again.
  */
-export const createOrder = async (
+const acceptOrder = async (
   services: Pick<Services, 'redis' | 'kafka'>,
+  orderId: string,
   request: OrderRequest,
-  { idempotencyKey: clientKey, correlationId }: { idempotencyKey?: string; correlationId: string },
+  correlationId: string,
 ): Promise<AcceptedOrder> => {
   const redis = redisOf(services);
-  const orderId = randomUUID();
-  const claim =
-    clientKey === undefined
-      ? undefined
-      : idempotencyKey('orders', identifier('Idempotency-Key', clientKey));
-  if (claim) {
-    const record: IdempotencyRecord = { orderId, fingerprint: fingerprint(request) };
-    const claimed = await redis.client.set(claim, record, { nx: true, ex: TTL.idempotency });
-    if (claimed === null) {
-      const earlier = await redis.get<IdempotencyRecord>(claim);
-      if (earlier && earlier.fingerprint !== record.fingerprint) {
-        throw new ConflictError('Idempotency-Key was already used with a different request body');
-      }
-      if (earlier) {
-        const status = await getOrderStatus(services, earlier.orderId).catch(() => undefined);
-        return { orderId: earlier.orderId, status: status?.status ?? 'pending', replayed: true };
-      }
-    }
-  }
   const order: OrderEvent = {
     eventId: randomUUID(),
     orderId,
@@ -92,8 +91,94 @@ export const createOrder = async (
     );
     return { orderId, status: 'pending', replayed: false, path: outcome.path };
   } catch (error) {
-    await redis.del(keys.processing, ...(claim ? [claim] : [])).catch(() => undefined);
+    await redis.del(keys.processing).catch(() => undefined);
     throw error;
+  }
+};
+
+/**
+ * Creates the order of a claimed Idempotency-Key and records the answer on the claim.
+ * When creating it fails, the claim is kept but marked abandoned, so a retry takes it over at
+ * once under the same orderId instead of starting a new order: a failure is not always a
+ * proof that nothing was sent (a Redis or Kafka request can time out after it took effect),
+ * and the consumer processes an orderId once however often it arrives.
+ */
+const acceptClaimed = async (
+  services: Pick<Services, 'redis' | 'kafka'>,
+  claim: string,
+  record: IdempotencyRecord,
+  request: OrderRequest,
+  correlationId: string,
+): Promise<AcceptedOrder> => {
+  const redis = redisOf(services);
+  let accepted: AcceptedOrder;
+  try {
+    accepted = await acceptOrder(services, record.orderId, request, correlationId);
+  } catch (error) {
+    const abandoned: IdempotencyRecord = { ...record, claimedAt: 0 };
+    await redis.set(claim, abandoned, { EX: TTL.idempotency }).catch(() => undefined);
+    throw error;
+  }
+  const answer: OrderAnswer = { orderId: accepted.orderId, status: accepted.status };
+  // The order is accepted whatever happens here. Should this write fail, a retry waits, then
+  // (after IDEMPOTENCY_TAKEOVER_MS) finishes the same orderId: the consumer processes it once.
+  await redis
+    .set(claim, { ...record, answer } satisfies IdempotencyRecord, { EX: TTL.idempotency })
+    .catch(() => undefined);
+  return accepted;
+};
+
+/**
+ * Accepts an order: stores its pending state (EX 300) and sends it to `orders` (or, while
+ * Kafka is down, to the fallback list).
+ *
+ * With an Idempotency-Key (kept 24 h): the first request claims the key (SET NX) with the
+ * orderId it is about to create; a retry with the same body gets the first answer and creates
+ * nothing; the same key with another body is a ConflictError. A duplicate arriving while the
+ * first is still at work waits up to IDEMPOTENCY_WAIT_MS for its answer (then ConflictError:
+ * retry later); a claim whose request failed, or that was left unanswered for
+ * IDEMPOTENCY_TAKEOVER_MS (its function died), is finished by the retry under the same orderId.
+ * @throws ValidationError for a malformed Idempotency-Key, ConflictError as above,
+ *   RedisUnavailableError / MessageNotAcceptedError when the order could not be stored or sent.
+ */
+export const createOrder = async (
+  services: Pick<Services, 'redis' | 'kafka'>,
+  request: OrderRequest,
+  { idempotencyKey: clientKey, correlationId }: { idempotencyKey?: string; correlationId: string },
+): Promise<AcceptedOrder> => {
+  if (clientKey === undefined) return acceptOrder(services, randomUUID(), request, correlationId);
+  const claim = idempotencyKey('orders', identifier('Idempotency-Key', clientKey));
+  const redis = redisOf(services);
+  const print = fingerprint(request);
+  const waitUntil = Date.now() + IDEMPOTENCY_WAIT_MS;
+  for (;;) {
+    const fresh: IdempotencyRecord = {
+      orderId: randomUUID(),
+      fingerprint: print,
+      claimedAt: Date.now(),
+    };
+    if ((await redis.client.set(claim, fresh, { nx: true, ex: TTL.idempotency })) !== null) {
+      return acceptClaimed(services, claim, fresh, request, correlationId);
+    }
+    const earlier = await redis.get<IdempotencyRecord>(claim);
+    if (earlier && earlier.fingerprint !== print) {
+      throw new ConflictError(
+        'Idempotency-Key was already used with a different request body; use a new key for a new order',
+      );
+    }
+    if (earlier?.answer) return { ...earlier.answer, replayed: true };
+    if (earlier && Date.now() - earlier.claimedAt > IDEMPOTENCY_TAKEOVER_MS) {
+      const taken: IdempotencyRecord = { ...earlier, claimedAt: Date.now() };
+      await redis.set(claim, taken, { EX: TTL.idempotency });
+      return acceptClaimed(services, claim, taken, request, correlationId);
+    }
+    // Still being created by a concurrent request (or expired a moment ago: claim again).
+    if (Date.now() > waitUntil) {
+      throw new ConflictError(
+        'A request with this Idempotency-Key is still being processed; retry in a few seconds',
+      );
+    }
+    if (earlier) await delay(IDEMPOTENCY_POLL_MS);
   }
 };
 
@@ -125,6 +210,10 @@ export type ProcessOutcome = 'completed' | 'failed' | 'duplicate';
 /**
  * Processes one order from the topic: processing state (EX 600) -> the order step ->
  * `order:{id}:result` (EX 3600) or `order:{id}:error` (EX 86400), processing deleted.
+ * Each run that gets past the duplicate check counts itself in `order:{id}:attempts` (in the
+ * same request as the processing state), and the result or error records that count as
+ * `attempts`: 1 means processed once; more means a run failed and was retried (or two
+ * deliveries raced), which operators and the outage tests can see.
  * A redelivered order that already has a result or error is left alone ('duplicate').
  * @throws when Redis fails or the step throws: the record must be retried.
  */
@@ -142,11 +231,16 @@ export const processOrder = async (
     currency: order.currency,
     createdAt: order.timestamp,
   };
-  await redis.set(
-    keys.processing,
-    { ...base, status: 'processing', startedAt: new Date().toISOString() },
-    { EX: TTL.orderProcessing },
-  );
+  const [attempts] = await redis.client
+    .pipeline()
+    .incr(keys.attempts)
+    .expire(keys.attempts, TTL.orderResult)
+    .set(
+      keys.processing,
+      { ...base, status: 'processing', startedAt: new Date().toISOString() },
+      { ex: TTL.orderProcessing },
+    )
+    .exec<[number, number, string]>();
   const outcome = await step(order);
   const finishedAt = new Date().toISOString();
   const pipeline = redis.client.pipeline();
@@ -154,13 +248,20 @@ export const processOrder = async (
     const { ok: _ok, ...totals } = outcome;
     pipeline.set(
       keys.result,
-      { ...base, status: 'completed', items: order.items, ...totals, completedAt: finishedAt },
+      {
+        ...base,
+        status: 'completed',
+        items: order.items,
+        ...totals,
+        attempts,
+        completedAt: finishedAt,
+      },
       { ex: TTL.orderResult },
     );
   } else {
     pipeline.set(
       keys.error,
-      { ...base, status: 'failed', reason: outcome.reason, failedAt: finishedAt },
+      { ...base, status: 'failed', reason: outcome.reason, attempts, failedAt: finishedAt },
       { ex: TTL.orderError },
     );
   }
