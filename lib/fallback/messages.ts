@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.ts';
 import {
   KafkaUnavailableError,
   MessageNotAcceptedError,
@@ -214,7 +215,7 @@ export const fallbackTopics = async (redis: RedisService): Promise<string[]> => 
  * @throws RedisUnavailableError when Redis cannot be read (nothing was moved).
  */
 export const drainFallback = async (
-  { kafka, redis }: MessagingDeps,
+  { kafka, redis, config }: MessagingDeps & { config?: Pick<Config, 'embedded'> },
   topic?: string,
   options: DrainOptions = {},
 ): Promise<DrainResult[]> => {
@@ -228,6 +229,20 @@ export const drainFallback = async (
       topic ?? '*',
     );
   const topics = topic === undefined ? await fallbackTopics(redis) : [topic];
+  if (config?.embedded.kafka) {
+    // Embedded Kafka lives in this process's memory (npm start without a broker, beside a real
+    // Redis): a drain would move durable messages somewhere they die with the process.
+    return Promise.all(
+      topics.map(async (name) => ({
+        topic: name,
+        sent: 0,
+        deadLettered: 0,
+        remaining: await redis.client.llen(fallbackListKey(name)),
+        stoppedBecause:
+          'Kafka is embedded (in memory): the list stays in Redis until a real broker is configured',
+      })),
+    );
+  }
   const results: DrainResult[] = [];
   for (const name of topics) results.push(await drainTopic(kafka, redis, name, options));
   return results;

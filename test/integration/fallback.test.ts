@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../lib/config.ts';
 import { MessageNotAcceptedError } from '../../lib/errors.ts';
 import { cacheWithFallback, getWithFallback } from '../../lib/fallback/cache.ts';
 import {
@@ -8,7 +9,7 @@ import {
   sendWithFallback,
 } from '../../lib/fallback/messages.ts';
 import type { KafkaService } from '../../lib/kafka/producer.ts';
-import type { Services } from '../../lib/services.ts';
+import { createServices, type Services } from '../../lib/services.ts';
 import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';
 import { CLOSED_URL, inspector, keygen } from '../support/redis.ts';
 import { CLOSED_BROKER, servicesFor } from '../support/services.ts';
@@ -112,6 +113,24 @@ describe('drainFallback', () => {
     ).toBe(true);
     expect(await countMessages(stack.kafkaBrokers, topic)).toBe(25);
     expect(await raw.exists(fallbackListKey(topic))).toBe(0);
+  });
+
+  it('leaves the lists in Redis when Kafka is embedded, where a drain would move them into memory', async () => {
+    const topic = uniqueTopic('drain-embedded');
+    await fillFallback(topic, 3);
+    const embedded = createServices(
+      loadConfig({
+        NARAD_EMBEDDED: 'kafka',
+        UPSTASH_REDIS_REST_URL: stack.upstashUrl,
+        UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+      }),
+    );
+
+    const [result] = await drainFallback(embedded, topic);
+
+    expect(result).toMatchObject({ topic, sent: 0, remaining: 3 });
+    expect(result?.stoppedBecause).toMatch(/Kafka is embedded/);
+    expect(await raw.llen(fallbackListKey(topic))).toBe(3);
   });
 
   it('finds every topic with a fallback list when no topic is named', async () => {
