@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { RedisCommandError, RedisUnavailableError, ValidationError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
 import { dailyKeys, identifier, RECENT_ACTIVITY_LIMIT, TTL, userKeys } from '../keys.ts';
+import { loggableError, logger } from '../log.ts';
 import { classifyRedisError } from '../redis/errors.ts';
 import { runScript } from '../redis/scripts.ts';
 import type { Services } from '../services.ts';
@@ -69,7 +70,15 @@ export const trackEvents = async (
     pipeline.ltrim(list, 0, RECENT_ACTIVITY_LIMIT - 1);
     pipeline.expire(list, TTL.recentActivity);
   }
-  await pipeline.exec();
+  // The events are accepted once they are in Kafka (or its fallback list): failing the request
+  // now would make the caller retry and count them twice. The activity list is a convenience
+  // view, so losing its update to a Redis outage is logged, not returned.
+  await pipeline.exec().catch((error: unknown) =>
+    logger.warn('recent activity not recorded; the events themselves were accepted', {
+      events: events.length,
+      error: loggableError(classifyRedisError(error)),
+    }),
+  );
   return { accepted: events.length, path: outcome.path };
 };
 

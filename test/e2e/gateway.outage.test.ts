@@ -46,6 +46,7 @@ describe('the API while the Upstash gateway is stopped', () => {
     const fresh = `user-${randomUUID().slice(0, 8)}`;
     const orderUser = `user-${randomUUID().slice(0, 8)}`;
     const key = `gw-${randomUUID()}`;
+    const action = `gw-${randomUUID().slice(0, 8)}`;
     const warm = await api(apiUrl, `/users/${cachedBefore}`);
     expect(warm.headers.get('x-cache-store')).toBe('redis');
     const placed = await api(apiUrl, '/orders', { method: 'POST', body: order(orderUser) });
@@ -69,6 +70,11 @@ describe('the API while the Upstash gateway is stopped', () => {
       const read = await timed(() => api(apiUrl, `/orders/${placed.body.orderId}`));
       const daily = await timed(() => api(apiUrl, '/analytics/daily/2026-01-01'));
       const activity = await timed(() => api(apiUrl, `/users/${orderUser}/activity`));
+      // Tracking needs Kafka, not Redis: the events are accepted (only the activity view
+      // misses them), so the caller has no reason to retry and count them twice.
+      const tracked = await timed(() =>
+        api(apiUrl, '/analytics/events', { method: 'POST', body: { userId: orderUser, action } }),
+      );
 
       expect(cachedDuring).toMatchObject({ status: 200, body: { userId: cachedBefore } });
       expect(cachedDuring.headers.get('x-cache')).toBe('miss');
@@ -86,7 +92,17 @@ describe('the API while the Upstash gateway is stopped', () => {
           /^Redis over HTTP is unreachable \(.+\); check UPSTASH_REDIS_REST_URL and that the endpoint is up$/,
         );
       }
-      for (const answer of [cachedDuring, missDuring, hitDuring, create, read, daily, activity]) {
+      expect(tracked).toMatchObject({ status: 202, body: { accepted: 1 } });
+      for (const answer of [
+        cachedDuring,
+        missDuring,
+        hitDuring,
+        create,
+        read,
+        daily,
+        activity,
+        tracked,
+      ]) {
         expect(answer.ms).toBeLessThan(FAST_MS);
       }
     } finally {
@@ -108,6 +124,12 @@ describe('the API while the Upstash gateway is stopped', () => {
       { what: 'the retried order completed' },
     );
     expect(completed.body).toMatchObject({ status: 'completed', attempts: 1 });
+    const today = new Date().toISOString().slice(0, 10);
+    await eventually(
+      () => api<{ actions: Record<string, number> }>(apiUrl, `/analytics/daily/${today}`),
+      ({ body }) => body.actions?.[action] === 1,
+      { what: 'the action tracked during the outage counted once' },
+    );
     const after = `user-${randomUUID().slice(0, 8)}`;
     const missAfter = await api(apiUrl, `/users/${after}`);
     expect(missAfter.headers.get('x-cache-store')).toBe('redis');
