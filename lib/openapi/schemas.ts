@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { trackedEventSchema, trackRequestSchema } from '../analytics/schema.ts';
 import { orderItemSchema, orderRequestSchema } from '../orders/schema.ts';
 

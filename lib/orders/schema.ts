@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Money in major units with at most two decimals (12.5, 8, 0.99). */
 const price = z

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { cacheWithFallback, getWithFallback } from '../fallback/cache.ts';
 import { identifier, sessionKey, TTL, userKeys } from '../keys.ts';
 import type { Services } from '../services.ts';
