@@ -1,3 +1,6 @@
+import { requireSelf } from '../lib/auth/access.ts';
+import { principalOf } from '../lib/auth/principal.ts';
+import { rateLimiterOf } from '../lib/auth/rate-limit.ts';
 import { header, httpHandler, json, parseJsonBody } from '../lib/lambda/http.ts';
 import { createOrder } from '../lib/orders/orders.ts';
 import { orderRequestSchema } from '../lib/orders/schema.ts';
@@ -5,12 +8,17 @@ import { getServices } from '../lib/services.ts';
 
 /**
  * POST /orders -> 202 {orderId, status} with Location; Idempotency-Key makes retries safe (a
- * replayed first answer carries `idempotent-replayed: true`).
+ * replayed first answer carries `idempotent-replayed: true`). Only for the session's own user
+ * (403 otherwise), within the user's rate limit (429).
  */
 export const handler = httpHandler('createOrder', async (event, { correlationId }) => {
+  const services = getServices();
+  const principal = principalOf(event, services.config.auth);
   const request = parseJsonBody(event, orderRequestSchema);
+  requireSelf(principal, request.userId);
+  await rateLimiterOf(services).check(principal, 'POST /orders');
   const idempotencyKey = header(event, 'idempotency-key');
-  const { orderId, status, replayed } = await createOrder(getServices(), request, {
+  const { orderId, status, replayed } = await createOrder(services, request, {
     correlationId,
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
   });

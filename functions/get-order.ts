@@ -1,8 +1,18 @@
+import { requireOwner } from '../lib/auth/access.ts';
+import { principalOf } from '../lib/auth/principal.ts';
 import { httpHandler, json } from '../lib/lambda/http.ts';
-import { getOrderStatus } from '../lib/orders/orders.ts';
+import { getOrderStatus, orderNotFound } from '../lib/orders/orders.ts';
 import { getServices } from '../lib/services.ts';
 
-/** GET /orders/{orderId} -> 200 the order's state, 404 when unknown or expired. */
-export const handler = httpHandler('getOrder', async (event) =>
-  json(200, await getOrderStatus(getServices(), event.pathParameters?.orderId ?? '')),
-);
+/**
+ * GET /orders/{orderId} -> 200 the order's state; 404 when unknown, expired, or another
+ * user's (the same answer, so order ids cannot be probed).
+ */
+export const handler = httpHandler('getOrder', async (event) => {
+  const services = getServices();
+  const principal = principalOf(event, services.config.auth);
+  const orderId = event.pathParameters?.orderId ?? '';
+  const order = await getOrderStatus(services, orderId);
+  requireOwner(principal, order.userId, () => orderNotFound(orderId));
+  return json(200, order);
+});

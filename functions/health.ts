@@ -1,20 +1,34 @@
-import { checkHealth, httpStatusOfHealth } from '../lib/health.ts';
-import { httpHandler, json } from '../lib/lambda/http.ts';
+import { UnauthorizedError } from '../lib/errors.ts';
+import {
+  checkHealth,
+  httpStatusOfHealth,
+  maySeeHealthDetails,
+  publicHealth,
+} from '../lib/health.ts';
+import { errorResponse, header, httpHandler, json } from '../lib/lambda/http.ts';
 import { getServices } from '../lib/services.ts';
 
-/** GET /health: services, live tests and the overall status; `error` when it cannot even check. */
+/**
+ * GET /health: the overall status for anyone; services, live tests and auth settings too with
+ * the service key (x-api-key), or for everyone with AUTH_MODE=none. `error` when it cannot even
+ * check; 401 for an x-api-key that is not the service key.
+ */
 export const handler = httpHandler(
   'health',
-  async () => {
-    const report = await checkHealth(getServices());
-    return json(httpStatusOfHealth(report), report);
+  async (event) => {
+    const services = getServices();
+    const details = maySeeHealthDetails(services.config.auth, header(event, 'x-api-key'));
+    const report = await checkHealth(services);
+    return json(httpStatusOfHealth(report), details ? report : publicHealth(report));
   },
   {
     errorResponse: (error) =>
-      json(500, {
-        status: 'error',
-        timestamp: new Date().toISOString(),
-        error: error instanceof Error ? error.message : String(error),
-      }),
+      error instanceof UnauthorizedError
+        ? errorResponse(error)
+        : json(500, {
+            status: 'error',
+            timestamp: new Date().toISOString(),
+            error: error instanceof Error ? error.message : String(error),
+          }),
   },
 );

@@ -47,6 +47,31 @@ export interface EmbeddedConfig {
   mappings: EmbeddedMapping[];
 }
 
+/**
+ * `session`: the HTTP routes sit behind the session authorizer (functions/authorizer.ts) and
+ * the functions enforce who may do what. `none`: no authorizer, every route open to anyone
+ * (development only; SECURITY.md).
+ */
+export type AuthMode = 'session' | 'none';
+
+export interface AuthConfig {
+  mode: AuthMode;
+  /**
+   * The service API key (`x-api-key`): analytics ingestion for any user, the detailed /health.
+   * Undefined when SERVICE_API_KEY is not set (development only): no request is a service then.
+   */
+  serviceApiKey: string | undefined;
+}
+
+/** The per-caller limit on POST routes (fixed windows in Redis, `@upstash/ratelimit`). */
+export interface RateLimitConfig {
+  /** Requests one user's session may make per window on each POST route; 0 = no limit. */
+  userRequests: number;
+  /** The same for the service API key (one shared budget for all its callers); 0 = no limit. */
+  serviceRequests: number;
+  windowSeconds: number;
+}
+
 export interface Config {
   profile: Profile;
   stage: string;
@@ -55,6 +80,8 @@ export interface Config {
   /** Undefined when UPSTASH_REDIS_REST_URL is not set, or Redis is embedded. */
   redis: RedisConfig | undefined;
   embedded: EmbeddedConfig;
+  auth: AuthConfig;
+  rateLimit: RateLimitConfig;
 }
 
 const PROFILE_DEFAULTS = {
@@ -93,6 +120,14 @@ const brokerList = z
     ),
   );
 
+const wholeNumber = (min: number, max: number) => {
+  const error = `must be a whole number from ${min} to ${max}`;
+  return z.coerce.number({ error }).int(error).min(min, error).max(max, error);
+};
+
+/** Printable ASCII without spaces (it travels in a header), long enough not to be guessed. */
+export const SERVICE_API_KEY_PATTERN = /^[\x21-\x7e]{32,256}$/;
+
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
@@ -125,6 +160,18 @@ const envSchema = z.object({
     z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }),
   ),
   UPSTASH_REDIS_REST_TOKEN: optional(z.string()),
+  AUTH_MODE: optional(z.enum(['session', 'none'], { error: 'must be session or none' })),
+  SERVICE_API_KEY: optional(
+    z
+      .string()
+      .regex(
+        SERVICE_API_KEY_PATTERN,
+        'must be 32-256 printable ASCII characters without spaces (for example: openssl rand -base64 32)',
+      ),
+  ),
+  RATE_LIMIT_PER_USER: optional(wholeNumber(0, 1_000_000)),
+  RATE_LIMIT_PER_SERVICE: optional(wholeNumber(0, 1_000_000)),
+  RATE_LIMIT_WINDOW_SECONDS: optional(wholeNumber(1, 86_400)),
   NARAD_EMBEDDED: optional(
     z
       .string()
@@ -268,11 +315,74 @@ const embeddedOf = (env: Env, profile: Profile): EmbeddedConfig => {
   };
 };
 
+/** Variables that production fills from SSM / Secrets Manager references (serverless.yml params.prod). */
+const REFERENCED_VARIABLES = [
+  'KAFKA_SASL_PASSWORD',
+  'UPSTASH_REDIS_REST_TOKEN',
+  'SERVICE_API_KEY',
+  'UPSTASH_REDIS_REST_URL',
+] as const;
+
+/**
+ * `{{resolve:...}}` or `${ssm:...}` reaching a function means the reference was never resolved
+ * (the template went around CloudFormation, or a stage's params were copied into a shell):
+ * the "secret" would be the reference text. Checked before anything else, naming the variable
+ * and never the value.
+ */
+const refuseUnresolvedReferences = (source: Record<string, string | undefined>) => {
+  for (const variable of REFERENCED_VARIABLES) {
+    const value = source[variable];
+    if (value !== undefined && /\{\{resolve:|\$\{[a-zA-Z]+:/.test(value)) {
+      fail(
+        variable,
+        'holds an unresolved reference instead of its value; deploy through CloudFormation (it resolves {{resolve:...}}) or set the value itself',
+      );
+    }
+  }
+};
+
+const authOf = (env: Env, profile: Profile): AuthConfig => {
+  const mode = env.AUTH_MODE ?? (profile === 'production' ? 'session' : 'none');
+  if (profile === 'production') {
+    if (mode !== 'session') {
+      fail(
+        'AUTH_MODE',
+        'must be session in production (AUTH_MODE=none opens every route to anyone; it is for development only)',
+      );
+    }
+    if (env.SERVICE_API_KEY === undefined) {
+      fail(
+        'SERVICE_API_KEY',
+        'is required in production (analytics ingestion by services and the detailed /health need it); store it in Secrets Manager',
+      );
+    }
+  }
+  return { mode, serviceApiKey: env.SERVICE_API_KEY };
+};
+
+const RATE_LIMIT_DEFAULTS = { userRequests: 60, serviceRequests: 1_200, windowSeconds: 60 };
+
+const rateLimitOf = (env: Env, profile: Profile): RateLimitConfig => {
+  const limits: RateLimitConfig = {
+    userRequests: env.RATE_LIMIT_PER_USER ?? RATE_LIMIT_DEFAULTS.userRequests,
+    serviceRequests: env.RATE_LIMIT_PER_SERVICE ?? RATE_LIMIT_DEFAULTS.serviceRequests,
+    windowSeconds: env.RATE_LIMIT_WINDOW_SECONDS ?? RATE_LIMIT_DEFAULTS.windowSeconds,
+  };
+  if (profile === 'production') {
+    if (limits.userRequests === 0)
+      fail('RATE_LIMIT_PER_USER', 'must be at least 1 in production (0 turns the limit off)');
+    if (limits.serviceRequests === 0)
+      fail('RATE_LIMIT_PER_SERVICE', 'must be at least 1 in production (0 turns the limit off)');
+  }
+  return limits;
+};
+
 /**
  * Reads and validates the configuration.
  * @throws ConfigError naming the first bad variable; the message never contains a secret value.
  */
 export const loadConfig = (source: Record<string, string | undefined> = process.env): Config => {
+  refuseUnresolvedReferences(source);
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -288,5 +398,7 @@ export const loadConfig = (source: Record<string, string | undefined> = process.
     kafka: embedded.kafka ? undefined : kafkaOf(env, profile),
     redis: embedded.redis ? undefined : redisOf(env, profile),
     embedded,
+    auth: authOf(env, profile),
+    rateLimit: rateLimitOf(env, profile),
   };
 };

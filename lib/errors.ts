@@ -121,3 +121,25 @@ export class PayloadTooLargeError extends ValidationError {
 export class UnsupportedMediaTypeError extends ValidationError {
   override name = 'UnsupportedMediaTypeError';
 }
+
+/** The request carries no valid credentials (no session, an unknown or expired one). */
+export class UnauthorizedError extends NaradError {
+  override name = 'UnauthorizedError';
+}
+
+/** The caller is known but may not do this (another user's data, a route for users only). */
+export class ForbiddenError extends NaradError {
+  override name = 'ForbiddenError';
+}
+
+/** The caller made more requests than its limit allows; `retryAfterSeconds` says when to retry. */
+export class TooManyRequestsError extends NaradError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = 'TooManyRequestsError';
+  }
+}

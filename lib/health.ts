@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import type { Config, Profile } from './config.ts';
+import { isServiceKey } from './auth/credentials.ts';
+import { type RateLimitStatus, rateLimitStatus } from './auth/rate-limit.ts';
+import type { AuthConfig, Config, Profile } from './config.ts';
+import { UnauthorizedError } from './errors.ts';
 import { checkKafka, type KafkaHealth } from './kafka/health.ts';
 import type { KafkaService } from './kafka/producer.ts';
 import type { RedisHealth } from './redis/health.ts';
@@ -21,6 +24,16 @@ export type LiveTest =
 
 export const HEALTH_TOPIC = 'health.test';
 
+/** Who may call the API, as this deployment is configured (SECURITY.md). */
+export type AuthReport =
+  | {
+      mode: 'session';
+      /** Whether a service API key exists (analytics ingestion by services, this document). */
+      serviceKey: 'configured' | 'not-configured';
+      rateLimit: RateLimitStatus;
+    }
+  | { mode: 'none'; warning: string; rateLimit: RateLimitStatus };
+
 export interface HealthReport {
   status: OverallStatus;
   timestamp: string;
@@ -33,7 +46,11 @@ export interface HealthReport {
     kafka: (KafkaHealth & { clientId: string; bootstrap: string[] }) | NotConfigured | Embedded;
   };
   tests: { redis: LiveTest; kafka: LiveTest };
+  auth: AuthReport;
 }
+
+/** What anyone may see of the report when the API checks sessions: the status alone. */
+export type PublicHealthReport = Pick<HealthReport, 'status'>;
 
 export interface HealthDeps {
   config: Config;
@@ -105,6 +122,23 @@ const kafkaSend = (kafka: KafkaService) =>
 
 const skipped = (reason: string): LiveTest => ({ status: 'skipped', reason });
 
+/** The auth part of the report: the mode, whether a service key exists, the rate limit. */
+export const authReport = (
+  config: Pick<Config, 'auth' | 'embedded' | 'redis' | 'rateLimit'>,
+): AuthReport =>
+  config.auth.mode === 'none'
+    ? {
+        mode: 'none',
+        warning:
+          'AUTH_MODE=none: no authorizer, every route is open to anyone and trusts the userId it is sent; development only',
+        rateLimit: rateLimitStatus(config),
+      }
+    : {
+        mode: 'session',
+        serviceKey: config.auth.serviceApiKey === undefined ? 'not-configured' : 'configured',
+        rateLimit: rateLimitStatus(config),
+      };
+
 const embeddedPart = async (what: string, toRunIt: string): Promise<Embedded> => ({
   status: 'embedded',
   note: `${what} runs in memory in this process (npm start found no ${what}); data is lost when it stops. Install ${toRunIt} to run the real one.`,
@@ -153,8 +187,31 @@ export const checkHealth = async ({
     ...(embedded.length > 0 ? { embedded } : {}),
     services,
     tests,
+    auth: authReport(config),
   };
 };
+
+/**
+ * Whether a caller may see the whole report. With AUTH_MODE=session the details (brokers,
+ * client id, latencies, error messages) are for the service key only; anyone else gets the
+ * status. With AUTH_MODE=none (development) everyone sees everything, and the report says why.
+ * @throws UnauthorizedError when an `x-api-key` is sent that is not the service key (an
+ *   operator's misconfiguration should not pass as the public view).
+ */
+export const maySeeHealthDetails = (
+  auth: AuthConfig,
+  presentedKey: string | undefined,
+): boolean => {
+  if (auth.mode === 'none') return true;
+  if (presentedKey === undefined) return false;
+  if (!isServiceKey(auth.serviceApiKey, presentedKey)) {
+    throw new UnauthorizedError('x-api-key is not the service key');
+  }
+  return true;
+};
+
+/** The report as the public sees it: the status alone. */
+export const publicHealth = ({ status }: HealthReport): PublicHealthReport => ({ status });
 
 /** 503 when the report says the service should not take traffic. */
 export const httpStatusOfHealth = (report: Pick<HealthReport, 'status'>): number =>

@@ -3,8 +3,12 @@ import type { LogLevel } from '@aws-lambda-powertools/logger/types';
 
 export const SERVICE_NAME = 'narad-services';
 
-/** Keys whose values never reach the logs, at any depth of a logged object. */
-const SECRET_KEY = /authorization|token|password|passwd|secret|api[-_]?key|cookie|credential/i;
+/**
+ * Keys whose values never reach the logs, at any depth of a logged object. A session id is a
+ * bearer credential (Authorization: Bearer <session id>), so it counts as one.
+ */
+const SECRET_KEY =
+  /authorization|token|password|passwd|secret|api[-_]?key|cookie|credential|session[-_]?id/i;
 
 export const REDACTED = '[REDACTED]';
 

@@ -7,12 +7,15 @@ import type {
 import type { z } from 'zod';
 import {
   ConflictError,
+  ForbiddenError,
   KafkaUnavailableError,
   MessageNotAcceptedError,
   NaradError,
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
+  TooManyRequestsError,
+  UnauthorizedError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors.ts';
@@ -36,8 +39,11 @@ export const httpStatusOf = (error: unknown): number => {
   if (error instanceof PayloadTooLargeError) return 413;
   if (error instanceof UnsupportedMediaTypeError) return 415;
   if (error instanceof ValidationError) return 400;
+  if (error instanceof UnauthorizedError) return 401;
+  if (error instanceof ForbiddenError) return 403;
   if (error instanceof NotFoundError) return 404;
   if (error instanceof ConflictError) return 409;
+  if (error instanceof TooManyRequestsError) return 429;
   if (
     error instanceof ServiceUnavailableError ||
     error instanceof KafkaUnavailableError ||
@@ -46,6 +52,16 @@ export const httpStatusOf = (error: unknown): number => {
     return 503;
   }
   return 500;
+};
+
+/** What a client needs to act on an error: when to retry, how to authenticate. */
+const errorHeaders = (error: unknown, statusCode: number): Record<string, string> => {
+  if (error instanceof TooManyRequestsError) {
+    return { 'retry-after': String(error.retryAfterSeconds) };
+  }
+  if (statusCode === 503) return { 'retry-after': '5' };
+  if (statusCode === 401) return { 'www-authenticate': 'Bearer' };
+  return {};
 };
 
 /**
@@ -59,7 +75,7 @@ export const errorResponse = (error: unknown): APIGatewayProxyStructuredResultV2
     error instanceof NaradError
       ? error.message
       : 'Internal error; see the function logs for details.';
-  return json(statusCode, { error: message }, statusCode === 503 ? { 'retry-after': '5' } : {});
+  return json(statusCode, { error: message }, errorHeaders(error, statusCode));
 };
 
 /** The largest request body any route accepts (413 above it). */

@@ -1,5 +1,6 @@
 import packageJson from '../../package.json' with { type: 'json' };
 import { MAX_EVENTS_PER_REQUEST } from '../analytics/schema.ts';
+import { SESSION_ID } from '../auth/credentials.ts';
 import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../lambda/http.ts';
 import {
   type JsonSchema,
@@ -34,11 +35,23 @@ export interface Response {
   content?: Record<string, MediaType>;
 }
 
+/** Which credentials an operation takes: any one entry of the list (`{}`: none needed). */
+export type SecurityRequirement = Record<string, string[]>;
+
+export interface SecurityScheme {
+  type: 'http' | 'apiKey';
+  description: string;
+  scheme?: 'bearer';
+  in?: 'header';
+  name?: string;
+}
+
 export interface Operation {
   operationId: string;
   summary: string;
   description?: string;
   tags: string[];
+  security: SecurityRequirement[];
   parameters?: Array<Parameter | Reference>;
   requestBody?: { required: boolean; description: string; content: Record<string, MediaType> };
   responses: Record<string, Response | Reference>;
@@ -58,6 +71,7 @@ export interface OpenApiDocument {
     parameters: Record<string, Parameter>;
     headers: Record<string, Header>;
     responses: Record<string, Response>;
+    securitySchemes: Record<string, SecurityScheme>;
   };
 }
 
@@ -89,16 +103,33 @@ const answer = (
 /** The error answers every route shares (`httpStatusOf` in lib/lambda/http.ts). */
 const errors = {
   400: use('responses', 'BadRequest'),
+  401: use('responses', 'Unauthorized'),
+  403: use('responses', 'Forbidden'),
   404: use('responses', 'NotFound'),
   409: use('responses', 'Conflict'),
   413: use('responses', 'PayloadTooLarge'),
   415: use('responses', 'UnsupportedMediaType'),
+  429: use('responses', 'TooManyRequests'),
   500: use('responses', 'InternalError'),
   503: use('responses', 'ServiceUnavailable'),
 } as const;
 
 const errorsOf = (...statuses: Array<keyof typeof errors>) =>
   Object.fromEntries(statuses.map((status) => [String(status), errors[status]]));
+
+/**
+ * Who may call (SECURITY.md). With AUTH_MODE=none (development only) no route checks anything.
+ * `session`: a signed-in user; `serviceKey`: a backend service; `{}`: anyone.
+ */
+const access: Record<
+  'public' | 'publicOrService' | 'user' | 'userOrService',
+  SecurityRequirement[]
+> = {
+  public: [],
+  publicOrService: [{}, { serviceKey: [] }],
+  user: [{ session: [] }],
+  userOrService: [{ session: [] }, { serviceKey: [] }],
+};
 
 const jsonRequestBody = (schema: JsonSchema, description: string) => ({
   required: true,
@@ -112,12 +143,14 @@ const paths = (): Record<string, PathItem> => ({
       operationId: 'health',
       summary: 'Redis and Kafka connectivity, with live tests',
       description:
-        'Redis SET/GET/DEL of a throwaway key and a send to `health.test`. Anything short of all passed is `degraded` in development and `unhealthy` (503) in production.',
+        'Redis SET/GET/DEL of a throwaway key and a send to `health.test`. Anything short of all passed is `degraded` in development and `unhealthy` (503) in production. Anyone gets the status; the whole report (services, brokers, client id, errors, auth settings) only with the service key (`x-api-key`), or for everyone with AUTH_MODE=none (development).',
       tags: ['operations'],
+      security: access.publicOrService,
       responses: {
-        200: answer('Healthy or degraded.', ref('HealthReport')),
+        200: answer('Healthy or degraded.', healthView),
+        401: use('responses', 'Unauthorized'),
         500: answer('The check itself failed.', ref('HealthError')),
-        503: answer('Unhealthy (production profile): do not send traffic.', ref('HealthReport')),
+        503: answer('Unhealthy (production profile): do not send traffic.', healthView),
       },
     },
   },
@@ -126,6 +159,7 @@ const paths = (): Record<string, PathItem> => ({
       operationId: 'openapi',
       summary: 'This document',
       tags: ['operations'],
+      security: access.public,
       responses: {
         200: answer('The OpenAPI 3.1 document of this API.', {
           type: 'object',
@@ -141,14 +175,18 @@ const paths = (): Record<string, PathItem> => ({
       description:
         'Stores `order:{id}:processing` (pending, 5 min) and sends the order to the `orders` topic, keyed by orderId (to the fallback list while Kafka is down).',
       tags: ['orders'],
+      security: access.user,
       parameters: [use('parameters', 'IdempotencyKey'), use('parameters', 'CorrelationId')],
-      requestBody: jsonRequestBody(ref('OrderRequest'), 'The order.'),
+      requestBody: jsonRequestBody(
+        ref('OrderRequest'),
+        "The order; `userId` must be the session's user (403 otherwise).",
+      ),
       responses: {
         202: answer('Accepted; processing is asynchronous.', ref('OrderAccepted'), {
           Location: use('headers', 'Location'),
           'x-correlation-id': use('headers', 'CorrelationId'),
         }),
-        ...errorsOf(400, 409, 413, 415, 500, 503),
+        ...errorsOf(400, 401, 403, 409, 413, 415, 429, 500, 503),
       },
     },
   },
@@ -156,11 +194,14 @@ const paths = (): Record<string, PathItem> => ({
     get: {
       operationId: 'getOrder',
       summary: "An order's state",
+      description:
+        'Only the user who placed the order sees it; for anyone else it is a 404, the same as an unknown id, so ids cannot be probed.',
       tags: ['orders'],
+      security: access.user,
       parameters: [pathParameter('orderId', 'As answered by POST /orders.', identifierSchema)],
       responses: {
         200: answer('The order: pending, processing, completed or failed.', ref('OrderState')),
-        ...errorsOf(400, 404, 500, 503),
+        ...errorsOf(400, 401, 404, 500, 503),
       },
     },
   },
@@ -169,8 +210,9 @@ const paths = (): Record<string, PathItem> => ({
       operationId: 'trackEvents',
       summary: 'Track one action, or a batch',
       description:
-        "Each event goes to `user.events` as a USER_ACTION keyed by userId; the user's recent activity keeps the last 50 for 24 h.",
+        "Each event goes to `user.events` as a USER_ACTION keyed by userId; the user's recent activity keeps the last 50 for 24 h. A session tracks events of its own user only (403 otherwise); the service key tracks any user's.",
       tags: ['analytics'],
+      security: access.userOrService,
       parameters: [use('parameters', 'CorrelationId')],
       requestBody: jsonRequestBody(
         ref('TrackRequest'),
@@ -178,7 +220,7 @@ const paths = (): Record<string, PathItem> => ({
       ),
       responses: {
         202: answer('Accepted: how many events were sent.', ref('EventsAccepted')),
-        ...errorsOf(400, 413, 415, 500, 503),
+        ...errorsOf(400, 401, 403, 413, 415, 429, 500, 503),
       },
     },
   },
@@ -186,7 +228,10 @@ const paths = (): Record<string, PathItem> => ({
     get: {
       operationId: 'getDailyStats',
       summary: "A day's counters",
+      description:
+        'Totals over all users (no per-user data): any signed-in user or the service key.',
       tags: ['analytics'],
+      security: access.userOrService,
       parameters: [
         pathParameter('date', 'A real calendar date (UTC), YYYY-MM-DD.', {
           type: 'string',
@@ -196,7 +241,7 @@ const paths = (): Record<string, PathItem> => ({
       ],
       responses: {
         200: answer('The counters (zero for a day without events).', ref('DailyStats')),
-        ...errorsOf(400, 500, 503),
+        ...errorsOf(400, 401, 500, 503),
       },
     },
   },
@@ -204,11 +249,13 @@ const paths = (): Record<string, PathItem> => ({
     get: {
       operationId: 'getUserActivity',
       summary: "A user's recent activity",
+      description: "The signed-in user's own only (403 for anyone else's).",
       tags: ['users'],
+      security: access.user,
       parameters: [pathParameter('userId', 'The user.', identifierSchema)],
       responses: {
         200: answer('The last 50 actions of the last 24 h, newest first.', ref('UserActivity')),
-        ...errorsOf(400, 500, 503),
+        ...errorsOf(400, 401, 403, 500, 503),
       },
     },
   },
@@ -217,19 +264,23 @@ const paths = (): Record<string, PathItem> => ({
       operationId: 'getUser',
       summary: "A user's profile (cache-aside)",
       description:
-        'Served from `user:{id}:profile` when cached (no upstream call), else fetched from the user service and cached for 10 minutes.',
+        "Served from `user:{id}:profile` when cached (no upstream call), else fetched from the user service and cached for 10 minutes. The signed-in user's own only (403 for anyone else's).",
       tags: ['users'],
+      security: access.user,
       parameters: [pathParameter('userId', 'The user.', identifierSchema)],
       responses: {
         200: answer('The profile.', ref('UserProfile'), {
           'x-cache': use('headers', 'Cache'),
           'x-cache-store': use('headers', 'CacheStore'),
         }),
-        ...errorsOf(400, 404, 500, 503),
+        ...errorsOf(400, 401, 403, 404, 500, 503),
       },
     },
   },
 });
+
+/** GET /health's body: the whole report for the service key, else the status alone. */
+const healthView: JsonSchema = { oneOf: [ref('HealthReport'), ref('PublicHealthReport')] };
 
 const errorAnswer = (description: string, headers?: Record<string, Reference>): Response =>
   answer(description, ref('Error'), headers);
@@ -296,12 +347,26 @@ export const buildOpenApiDocument = (): OpenApiDocument => ({
         description: 'Seconds to wait before retrying.',
         schema: { type: 'string', pattern: '^\\d+$' },
       },
+      WwwAuthenticate: {
+        description: 'The scheme the API expects: Bearer (a session id).',
+        schema: { type: 'string' },
+      },
     },
     responses: {
       BadRequest: errorAnswer(
         'Invalid input (empty, malformed or too deeply nested JSON, a body that does not match the schema, an unsafe identifier or date); the message names the field and the problem; nothing was changed.',
       ),
-      NotFound: errorAnswer('Unknown, or expired.'),
+      Unauthorized: answer(
+        "No credentials, a malformed or unknown session id, an expired session, or a wrong x-api-key; nothing was changed. From API Gateway when the authorizer refused (`{message: 'Unauthorized'}`), else from the function (`{error}`).",
+        ref('AuthError'),
+        { 'www-authenticate': use('headers', 'WwwAuthenticate') },
+      ),
+      Forbidden: errorAnswer(
+        "The session's user may not do this: another user's data, or a route the service key may not call; nothing was changed.",
+      ),
+      NotFound: errorAnswer(
+        'Unknown, or expired (an order of another user answers the same, so ids cannot be probed).',
+      ),
       Conflict: errorAnswer(
         'The Idempotency-Key was already used with a different body, or a request with it is still being accepted (retry in a few seconds); nothing was changed.',
       ),
@@ -309,11 +374,29 @@ export const buildOpenApiDocument = (): OpenApiDocument => ({
         `The body is larger than ${MAX_BODY_BYTES} bytes; nothing was changed.`,
       ),
       UnsupportedMediaType: errorAnswer('The Content-Type is not JSON; nothing was changed.'),
+      TooManyRequests: errorAnswer(
+        'The caller made more POST requests to this route than its limit per window allows (RATE_LIMIT_PER_USER, RATE_LIMIT_PER_SERVICE per RATE_LIMIT_WINDOW_SECONDS); nothing was changed. Retry after `retry-after` seconds.',
+        { 'retry-after': use('headers', 'RetryAfter') },
+      ),
       InternalError: errorAnswer('Unexpected; the details are in the function logs.'),
       ServiceUnavailable: errorAnswer(
         'Redis, Kafka (and its fallback) or the user service could not be reached; retry later.',
         { 'retry-after': use('headers', 'RetryAfter') },
       ),
+    },
+    securitySchemes: {
+      session: {
+        type: 'http',
+        scheme: 'bearer',
+        description: `Authorization: Bearer <session id>. A session exists once the login service's USER_LOGGED_IN event reached userCacheEvents (session:{id} in Redis, one hour). Session ids are opaque, ${SESSION_ID.source} (401 otherwise).`,
+      },
+      serviceKey: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'x-api-key',
+        description:
+          'The service API key (SERVICE_API_KEY, from Secrets Manager in production) of trusted backend services: analytics for any user, the detailed /health. Compared in constant time.',
+      },
     },
   },
 });

@@ -78,6 +78,28 @@ const embedded: JsonSchema = {
   required: ['status', 'note'],
 };
 
+/** lib/auth/rate-limit.ts `rateLimitStatus`. */
+const rateLimit: JsonSchema = {
+  oneOf: [
+    {
+      type: 'object',
+      properties: {
+        status: { const: 'enabled' },
+        perUser: { type: 'integer', minimum: 0 },
+        perService: { type: 'integer', minimum: 0 },
+        windowSeconds: { type: 'integer', minimum: 1 },
+        onRedisFailure: { const: 'allow' },
+      },
+      required: ['status', 'perUser', 'perService', 'windowSeconds', 'onRedisFailure'],
+    },
+    {
+      type: 'object',
+      properties: { status: { const: 'skipped' }, reason: { type: 'string' } },
+      required: ['status', 'reason'],
+    },
+  ],
+};
+
 const kafkaClientFields = {
   clientId: { type: 'string' },
   bootstrap: { type: 'array', items: { type: 'string' } },
@@ -91,6 +113,12 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
     properties: { error: { type: 'string' } },
     required: ['error'],
     additionalProperties: false,
+  },
+  AuthError: {
+    type: 'object',
+    description:
+      "A refused credential: `{error}` from a function, `{message: 'Unauthorized'}` from API Gateway when the authorizer refused.",
+    properties: { error: { type: 'string' }, message: { type: 'string' } },
   },
   OrderAccepted: {
     type: 'object',
@@ -267,8 +295,35 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
         properties: { redis: ref('LiveTest'), kafka: ref('LiveTest') },
         required: ['redis', 'kafka'],
       },
+      auth: {
+        description:
+          'Who may call the API (AUTH_MODE) and the rate limit of the POST routes (SECURITY.md).',
+        oneOf: [
+          {
+            type: 'object',
+            properties: {
+              mode: { const: 'session' },
+              serviceKey: { type: 'string', enum: ['configured', 'not-configured'] },
+              rateLimit,
+            },
+            required: ['mode', 'serviceKey', 'rateLimit'],
+          },
+          {
+            type: 'object',
+            properties: { mode: { const: 'none' }, warning: { type: 'string' }, rateLimit },
+            required: ['mode', 'warning', 'rateLimit'],
+          },
+        ],
+      },
     },
-    required: ['status', 'timestamp', 'profile', 'stage', 'services', 'tests'],
+    required: ['status', 'timestamp', 'profile', 'stage', 'services', 'tests', 'auth'],
+  },
+  PublicHealthReport: {
+    type: 'object',
+    description: 'What anyone sees without the service key (AUTH_MODE=session): the status alone.',
+    properties: { status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] } },
+    required: ['status'],
+    additionalProperties: false,
   },
   HealthError: {
     type: 'object',

@@ -182,6 +182,10 @@ export const createOrder = async (
   }
 };
 
+/** The 404 of an order that is unknown, expired, or (lib/auth/access.ts) someone else's. */
+export const orderNotFound = (orderId: string): NotFoundError =>
+  new NotFoundError(`Order ${orderId} was not found (unknown, or expired)`);
+
 export interface OrderState {
   orderId: string;
   status: OrderStatus;
@@ -201,7 +205,7 @@ export const getOrderStatus = async (
     [OrderState | null, OrderState | null, OrderState | null]
   >(keys.result, keys.error, keys.processing);
   const state = result ?? error ?? processing;
-  if (!state) throw new NotFoundError(`Order ${orderId} was not found (unknown, or expired)`);
+  if (!state) throw orderNotFound(orderId);
   return state;
 };
 

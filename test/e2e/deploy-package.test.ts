@@ -16,7 +16,7 @@ afterAll(async () => {
 type Resource = { Type: string; Properties: Record<string, unknown> };
 
 describe('the prod stage, packaged as the README deploys it', () => {
-  it('takes the cluster and its VPC as params, reads secrets through CloudFormation references, and puts only the producers in the VPC', async () => {
+  it('takes the cluster and its VPC as params, reads secrets through CloudFormation references, puts only the producers in the VPC and every protected route behind the session authorizer', async () => {
     await runServerless(
       [
         'package',
@@ -29,7 +29,12 @@ describe('the prod stage, packaged as the README deploys it', () => {
         '--param=securityGroupIds=sg-0c',
       ],
       // Nothing from a developer's shell may leak into a production template.
-      { ESBUILD_WORK_FOLDER: WORK, UPSTASH_REDIS_REST_TOKEN: 'dev-token-that-must-not-ship' },
+      {
+        ESBUILD_WORK_FOLDER: WORK,
+        UPSTASH_REDIS_REST_TOKEN: 'dev-token-that-must-not-ship',
+        SERVICE_API_KEY: 'dev-service-key-that-must-not-ship',
+        AUTH_MODE: 'none',
+      },
     );
     const text = await readFile(
       join(ROOT, PACKAGE_DIR, 'cloudformation-template-update-stack.json'),
@@ -43,6 +48,7 @@ describe('the prod stage, packaged as the README deploys it', () => {
     const functions = resources.filter(([, resource]) => resource.Type === 'AWS::Lambda::Function');
 
     expect(text).not.toContain('dev-token-that-must-not-ship');
+    expect(text).not.toContain('dev-service-key-that-must-not-ship');
     expect(template.Parameters.MskClusterArn?.Default).toBe(CLUSTER);
     expect(template.Parameters.SubnetIds?.Default).toBe('subnet-0a,subnet-0b');
     for (const [, fn] of functions) {
@@ -56,6 +62,8 @@ describe('the prod stage, packaged as the README deploys it', () => {
         UPSTASH_REDIS_REST_URL: '{{resolve:ssm:/narad/prod/upstash-url}}',
         UPSTASH_REDIS_REST_TOKEN:
           '{{resolve:secretsmanager:narad/prod/upstash:SecretString:token}}',
+        AUTH_MODE: 'session',
+        SERVICE_API_KEY: '{{resolve:secretsmanager:narad/prod/service-api-key:SecretString:key}}',
       });
     }
     const inVpc = functions
@@ -68,6 +76,46 @@ describe('the prod stage, packaged as the README deploys it', () => {
       'HealthLambdaFunction',
       'TrackEventsLambdaFunction',
     ]);
+    const authorizers = Object.fromEntries(
+      resources
+        .filter(([, resource]) => resource.Type === 'AWS::ApiGatewayV2::Authorizer')
+        .map(([name, resource]) => [name, resource.Properties]),
+    );
+    expect(authorizers).toEqual({
+      HttpApiAuthorizerSession: expect.objectContaining({
+        Name: 'session',
+        AuthorizerType: 'REQUEST',
+        IdentitySource: ['$request.header.Authorization'],
+        AuthorizerResultTtlInSeconds: 60,
+        EnableSimpleResponses: true,
+        AuthorizerPayloadFormatVersion: '2.0',
+      }),
+      HttpApiAuthorizerSessionOrServiceKey: expect.objectContaining({
+        Name: 'sessionOrServiceKey',
+        AuthorizerType: 'REQUEST',
+        IdentitySource: [],
+        AuthorizerResultTtlInSeconds: 0,
+        EnableSimpleResponses: true,
+      }),
+    });
+    const routes = Object.fromEntries(
+      resources
+        .filter(([, resource]) => resource.Type === 'AWS::ApiGatewayV2::Route')
+        .map(([, resource]) => [
+          resource.Properties.RouteKey,
+          (resource.Properties.AuthorizerId as { Ref?: string } | undefined)?.Ref ?? 'none',
+        ]),
+    );
+    expect(routes).toEqual({
+      'GET /health': 'none',
+      'GET /openapi.json': 'none',
+      'POST /orders': 'HttpApiAuthorizerSession',
+      'GET /orders/{orderId}': 'HttpApiAuthorizerSession',
+      'POST /analytics/events': 'HttpApiAuthorizerSessionOrServiceKey',
+      'GET /analytics/daily/{date}': 'HttpApiAuthorizerSessionOrServiceKey',
+      'GET /users/{userId}/activity': 'HttpApiAuthorizerSession',
+      'GET /users/{userId}': 'HttpApiAuthorizerSession',
+    });
     const mappings = resources.filter(
       ([, resource]) => resource.Type === 'AWS::Lambda::EventSourceMapping',
     );

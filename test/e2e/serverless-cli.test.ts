@@ -1,6 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { loadEvent } from '../support/fixtures.ts';
+import { inspector } from '../support/redis.ts';
 import { runServerless } from '../support/serverless-cli.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -87,6 +89,33 @@ describe('the serverless CLI, offline and without AWS credentials', () => {
     },
     90_000,
   );
+
+  it('invokes the authorizer locally with events/http-authorizer-request.json and gets the session user', async () => {
+    const event = loadEvent<{ headers: { authorization: string } }>('http-authorizer-request.json');
+    const session = `session:${event.headers.authorization.replace('Bearer ', '')}`;
+    const redis = inspector(stack);
+    await redis.set(
+      session,
+      { userId: 'user-42', createdAt: new Date().toISOString() },
+      { ex: 60 },
+    );
+    try {
+      const { stdout } = await serverless(
+        'invoke',
+        'local',
+        '-f',
+        'authorizer',
+        '-p',
+        join('events', 'http-authorizer-request.json'),
+      );
+      expect(resultOf(stdout)).toEqual({
+        isAuthorized: true,
+        context: { principal: 'user', userId: 'user-42' },
+      });
+    } finally {
+      await redis.del(session);
+    }
+  }, 90_000);
 
   it('invokes drainFallback locally with the schedule event', async () => {
     const { stdout } = await serverless(

@@ -17,6 +17,7 @@ const PRODUCTION = {
   KAFKA_SASL_PASSWORD: 'prod-secret-password',
   UPSTASH_REDIS_REST_URL: 'https://eu1-example.upstash.io',
   UPSTASH_REDIS_REST_TOKEN: 'prod-secret-token',
+  SERVICE_API_KEY: 'prod-secret-service-key-0123456789abcdef',
 };
 
 /** The ConfigError that loading `env` throws (fails the test if it does not throw). */
@@ -184,6 +185,17 @@ describe('production refuses anything that would send credentials in plaintext',
       { UPSTASH_REDIS_REST_URL: undefined, UPSTASH_REDIS_REST_TOKEN: undefined },
       /UPSTASH_REDIS_REST_URL is required in production/,
     ],
+    [
+      'KAFKA_SASL_PASSWORD',
+      { KAFKA_SASL_PASSWORD: '{{resolve:secretsmanager:narad/prod/kafka:SecretString:password}}' },
+      /KAFKA_SASL_PASSWORD holds an unresolved reference instead of its value/,
+    ],
+    [
+      'UPSTASH_REDIS_REST_TOKEN',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a serverless variable, verbatim
+      { UPSTASH_REDIS_REST_TOKEN: '${ssm:/narad/prod/upstash-token}' },
+      /UPSTASH_REDIS_REST_TOKEN holds an unresolved reference/,
+    ],
   ];
 
   it.each(cases)('%s', (variable, overrides, message) => {
@@ -203,11 +215,113 @@ describe('production refuses anything that would send credentials in plaintext',
   });
 });
 
+describe('production refuses to start without authentication', () => {
+  const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
+    [
+      'AUTH_MODE',
+      { AUTH_MODE: 'none' },
+      /^Invalid configuration: AUTH_MODE must be session in production \(AUTH_MODE=none opens every route to anyone/,
+    ],
+    [
+      'SERVICE_API_KEY',
+      { SERVICE_API_KEY: undefined },
+      /SERVICE_API_KEY is required in production .*store it in Secrets Manager/,
+    ],
+    ['SERVICE_API_KEY', { SERVICE_API_KEY: ' ' }, /SERVICE_API_KEY is required in production/],
+    [
+      'SERVICE_API_KEY',
+      { SERVICE_API_KEY: 'short-key' },
+      /SERVICE_API_KEY must be 32-256 printable ASCII characters without spaces/,
+    ],
+    [
+      'SERVICE_API_KEY',
+      { SERVICE_API_KEY: '{{resolve:secretsmanager:narad/prod/service-api-key:SecretString:key}}' },
+      /SERVICE_API_KEY holds an unresolved reference instead of its value; deploy through CloudFormation/,
+    ],
+    [
+      'RATE_LIMIT_PER_USER',
+      { RATE_LIMIT_PER_USER: '0' },
+      /RATE_LIMIT_PER_USER must be at least 1 in production/,
+    ],
+    [
+      'RATE_LIMIT_PER_SERVICE',
+      { RATE_LIMIT_PER_SERVICE: '0' },
+      /RATE_LIMIT_PER_SERVICE must be at least 1 in production/,
+    ],
+  ];
+
+  it.each(cases)('%s: %j', (variable, overrides, message) => {
+    const env = Object.fromEntries(
+      Object.entries({ ...PRODUCTION, ...overrides }).filter(([, value]) => value !== undefined),
+    ) as Record<string, string>;
+    const error = configErrorOf(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+  });
+
+  it('checks sessions by default in production, with the service key and a per-user limit', () => {
+    const { auth, rateLimit } = loadConfig(PRODUCTION);
+    expect(auth).toEqual({ mode: 'session', serviceApiKey: PRODUCTION.SERVICE_API_KEY });
+    expect(rateLimit).toEqual({ userRequests: 60, serviceRequests: 1200, windowSeconds: 60 });
+  });
+});
+
+describe('authentication in development', () => {
+  it('is off by default (AUTH_MODE=none), in embedded mode too', () => {
+    expect(loadConfig(LOCAL).auth).toEqual({ mode: 'none', serviceApiKey: undefined });
+    expect(loadConfig({ NARAD_EMBEDDED: 'kafka,redis' }).auth.mode).toBe('none');
+  });
+
+  it('checks sessions with AUTH_MODE=session, with or without a service key', () => {
+    expect(loadConfig({ ...LOCAL, AUTH_MODE: 'session' }).auth).toEqual({
+      mode: 'session',
+      serviceApiKey: undefined,
+    });
+    const key = 'k'.repeat(32);
+    expect(loadConfig({ ...LOCAL, AUTH_MODE: 'session', SERVICE_API_KEY: key }).auth).toEqual({
+      mode: 'session',
+      serviceApiKey: key,
+    });
+  });
+
+  it('takes the rate limit from the environment, 0 turning it off', () => {
+    const config = loadConfig({
+      ...LOCAL,
+      RATE_LIMIT_PER_USER: '5',
+      RATE_LIMIT_PER_SERVICE: '0',
+      RATE_LIMIT_WINDOW_SECONDS: '2',
+    });
+    expect(config.rateLimit).toEqual({ userRequests: 5, serviceRequests: 0, windowSeconds: 2 });
+  });
+
+  it.each([
+    ['AUTH_MODE', { AUTH_MODE: 'off' }, /AUTH_MODE must be session or none/],
+    ['RATE_LIMIT_PER_USER', { RATE_LIMIT_PER_USER: 'many' }, /must be a whole number from 0 to/],
+    ['RATE_LIMIT_PER_USER', { RATE_LIMIT_PER_USER: '-1' }, /must be a whole number from 0 to/],
+    [
+      'RATE_LIMIT_WINDOW_SECONDS',
+      { RATE_LIMIT_WINDOW_SECONDS: '0' },
+      /RATE_LIMIT_WINDOW_SECONDS must be a whole number from 1 to 86400/,
+    ],
+    [
+      'SERVICE_API_KEY',
+      { SERVICE_API_KEY: `${'k'.repeat(31)} ` },
+      /SERVICE_API_KEY must be 32-256 printable ASCII/,
+    ],
+  ] as const)('refuses %s %j', (variable, env, message) => {
+    const error = configErrorOf({ ...LOCAL, ...env });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+  });
+});
+
 describe('secrets never appear in errors', () => {
-  it('does not echo the SASL password or the Upstash token in any message', () => {
-    const secrets = ['prod-secret-password', 'prod-secret-token'];
+  it('does not echo the SASL password, the Upstash token or the service key in any message', () => {
+    const secrets = ['prod-secret-password', 'prod-secret-token', 'prod-secret-service-key'];
     const broken = [
       { ...PRODUCTION, KAFKA_SSL: 'false' },
+      { ...PRODUCTION, AUTH_MODE: 'none' },
+      { ...PRODUCTION, SERVICE_API_KEY: 'prod-secret-service-key with a space' },
       { ...PRODUCTION, UPSTASH_REDIS_REST_URL: 'http://x.example:1' },
       { ...PRODUCTION, KAFKA_BROKERS: 'nope' },
       { ...PRODUCTION, KAFKA_SASL_MECHANISM: 'prod-secret-password' },

@@ -217,6 +217,7 @@ describe('errors', () => {
       upstash: { url: 'http://127.0.0.1:8079', token: 't0ken' },
       headers: { 'X-Api-Key': 'k3y', Cookie: 'c00kie', accept: 'application/json' },
       clientSecret: 's3cret',
+      login: { userId: 'user-42', sessionId: 'sess_0123456789abcdef' },
     });
 
     const [line] = logs.lines();
@@ -225,6 +226,7 @@ describe('errors', () => {
       upstash: { url: 'http://127.0.0.1:8079', token: '[REDACTED]' },
       headers: { 'X-Api-Key': '[REDACTED]', Cookie: '[REDACTED]', accept: 'application/json' },
       clientSecret: '[REDACTED]',
+      login: { userId: 'user-42', sessionId: '[REDACTED]' },
     });
   });
 });

@@ -6,9 +6,12 @@ import { parse } from 'yaml';
 import { trackRequestSchema } from '../../lib/analytics/schema.ts';
 import {
   ConflictError,
+  ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
+  TooManyRequestsError,
+  UnauthorizedError,
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../../lib/errors.ts';
@@ -124,10 +127,13 @@ describe('the routes', () => {
   it('answer the error statuses httpStatusOf gives the errors each component describes', () => {
     const statusOf: Record<string, number> = {
       BadRequest: httpStatusOf(new ValidationError('x')),
+      Unauthorized: httpStatusOf(new UnauthorizedError('x')),
+      Forbidden: httpStatusOf(new ForbiddenError('x')),
       NotFound: httpStatusOf(new NotFoundError('x')),
       Conflict: httpStatusOf(new ConflictError('x')),
       PayloadTooLarge: httpStatusOf(new PayloadTooLargeError('x')),
       UnsupportedMediaType: httpStatusOf(new UnsupportedMediaTypeError('x')),
+      TooManyRequests: httpStatusOf(new TooManyRequestsError('x', 1)),
       ServiceUnavailable: httpStatusOf(new ServiceUnavailableError('x', 'redis')),
       InternalError: httpStatusOf(new Error('x')),
     };
@@ -155,6 +161,7 @@ describe('the routes', () => {
       'x-cache',
     ]);
     expect(document.components.responses.ServiceUnavailable?.headers).toHaveProperty('retry-after');
+    expect(document.components.responses.TooManyRequests?.headers).toHaveProperty('retry-after');
   });
 
   it('describe identifiers with the pattern lib/keys.ts enforces', () => {
