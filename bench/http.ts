@@ -335,7 +335,7 @@ const goalsOf = (latencies: Latency[]): Goal[] => {
         row.failures > 0
           ? `${row.failures} calls did not answer the expected status.`
           : route === 'GET /health'
-            ? `/health does more than the floor by design: each call opens a new Kafka admin connection for one DescribeCluster and closes it (lib/kafka/health.ts, so a restarted broker never leaves a stale connection) beside a Redis PING, then runs SET, GET and DEL one after another beside a send (lib/health.ts): a TCP and Kafka handshake plus at least 4 sequential Redis round trips (${fmt(part('floor part: @upstash/redis SET').p50, 2)} ms each at p50 here), where the floor has one send and one command.`
+            ? `/health does more than the floor by design: a Redis PING then a SET/GET/DEL MULTI (two round trips, ${fmt(part('floor part: @upstash/redis SET').p50, 2)} ms each at p50 here) beside a Kafka DescribeCluster then a send, where the floor has one send and one command (lib/health.ts).`
             : `p50 ${fmt(row.p50, 2)} ms against the floor's ${fmt(floor.p50, 2)} ms; see the floor's parts for what one round trip costs here.`,
     };
   });

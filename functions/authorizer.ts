@@ -6,7 +6,7 @@ import type {
 import { type AuthorizerContext, type AuthorizerDecision, decide } from '../lib/auth/authorizer.ts';
 import { headerOf } from '../lib/auth/credentials.ts';
 import { withInvocationLog } from '../lib/lambda/invocation-log.ts';
-import { getServices } from '../lib/services.ts';
+import { getStateServices } from '../lib/state-services.ts';
 
 /**
  * The HTTP API's Lambda authorizer (request type, payload 2.0, simple responses): a known
@@ -30,7 +30,7 @@ export const handler = async (
       keys: { function: 'authorizer', correlation_id: correlationId },
       fields: { route: event.routeKey },
     },
-    () => decide(getServices(), event.headers),
+    () => decide(getStateServices(), event.headers),
     (outcome) => ({
       level: 'info',
       fields: outcome.allowed

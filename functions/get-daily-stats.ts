@@ -1,14 +1,14 @@
-import { getDailyStats } from '../lib/analytics/analytics.ts';
+import { getDailyStats } from '../lib/analytics/queries.ts';
 import { principalOf } from '../lib/auth/principal.ts';
 import { httpHandler, json } from '../lib/lambda/http.ts';
-import { getServices } from '../lib/services.ts';
+import { getStateServices } from '../lib/state-services.ts';
 
 /**
  * GET /analytics/daily/{date} -> {date, totalEvents, userActions, activeUsers, actions}: totals
  * over all users, for any signed-in user or the service key.
  */
 export const handler = httpHandler('getDailyStats', async (event) => {
-  const services = getServices();
+  const services = getStateServices();
   principalOf(event, services.config.auth);
   return json(200, await getDailyStats(services, event.pathParameters?.date ?? ''));
 });

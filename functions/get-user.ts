@@ -1,7 +1,7 @@
 import { requireSelf } from '../lib/auth/access.ts';
 import { principalOf } from '../lib/auth/principal.ts';
 import { httpHandler, json } from '../lib/lambda/http.ts';
-import { getServices } from '../lib/services.ts';
+import { getStateServices } from '../lib/state-services.ts';
 import { httpUserSource } from '../lib/users/user-source.ts';
 import { getUserProfile } from '../lib/users/users.ts';
 
@@ -13,7 +13,7 @@ const userSource = httpUserSource(process.env.USER_SOURCE_URL ?? 'http://127.0.0
  * user's own profile only (403).
  */
 export const handler = httpHandler('getUser', async (event) => {
-  const services = getServices();
+  const services = getStateServices();
   const userId = event.pathParameters?.userId ?? '';
   requireSelf(principalOf(event, services.config.auth), userId);
   const { profile, cache, source } = await getUserProfile(services, userId, userSource);

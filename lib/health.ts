@@ -144,39 +144,49 @@ const embeddedPart = async (what: string, toRunIt: string): Promise<Embedded> =>
   note: `${what} runs in memory in this process (npm start found no ${what}); data is lost when it stops. Install ${toRunIt} to run the real one.`,
 });
 
-/** Checks Redis and Kafka, then runs the live tests on what answered; never throws. */
+/**
+ * Checks Redis and Kafka and runs each one's live test when it answered; never throws. The two
+ * services are checked side by side, each check followed at once by its own test, so a report
+ * takes the slower of the two chains, not the sum of two lockstep phases.
+ */
 export const checkHealth = async ({
   config,
   redis,
   kafkaClient,
   kafka,
 }: HealthDeps): Promise<HealthReport> => {
-  const [redisHealth, kafkaHealth] = await Promise.all([
-    config.embedded.redis
-      ? embeddedPart('Redis', 'a Redis server (or UPSTASH_REDIS_REST_URL)')
+  const redisChain = async () => {
+    const health: HealthReport['services']['redis'] = config.embedded.redis
+      ? await embeddedPart('Redis', 'a Redis server (or UPSTASH_REDIS_REST_URL)')
       : redis && config.redis
-        ? redis.healthCheck()
-        : ({
+        ? await redis.healthCheck()
+        : {
             status: 'not-configured',
             hint: 'set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
-          } as const),
-    config.embedded.kafka
-      ? embeddedPart('Kafka', 'Java and Maven for the local broker (or KAFKA_BROKERS)')
+          };
+    const test =
+      redis && isUsable(health)
+        ? await redisRoundTrip(redis)
+        : skipped(`redis is ${health.status}`);
+    return { health, test };
+  };
+  const kafkaChain = async () => {
+    const health: HealthReport['services']['kafka'] = config.embedded.kafka
+      ? await embeddedPart('Kafka', 'Java and Maven for the local broker (or KAFKA_BROKERS)')
       : kafkaClient && config.kafka
-        ? checkKafka(kafkaClient).then((health) => ({
-            ...health,
-            clientId: config.kafka?.clientId ?? '',
-            bootstrap: config.kafka?.brokers ?? [],
-          }))
-        : ({ status: 'not-configured', hint: 'set KAFKA_BROKERS or MSK_CLUSTER_ARN' } as const),
-  ]);
-  const services = { redis: redisHealth, kafka: kafkaHealth };
-  const [redisTest, kafkaTest] = await Promise.all([
-    redis && isUsable(redisHealth)
-      ? redisRoundTrip(redis)
-      : skipped(`redis is ${redisHealth.status}`),
-    kafka && isUsable(kafkaHealth) ? kafkaSend(kafka) : skipped(`kafka is ${kafkaHealth.status}`),
-  ]);
+        ? {
+            ...(await checkKafka(kafkaClient)),
+            clientId: config.kafka.clientId,
+            bootstrap: config.kafka.brokers,
+          }
+        : { status: 'not-configured', hint: 'set KAFKA_BROKERS or MSK_CLUSTER_ARN' };
+    const test =
+      kafka && isUsable(health) ? await kafkaSend(kafka) : skipped(`kafka is ${health.status}`);
+    return { health, test };
+  };
+  const [redisPart, kafkaPart] = await Promise.all([redisChain(), kafkaChain()]);
+  const services = { redis: redisPart.health, kafka: kafkaPart.health };
+  const [redisTest, kafkaTest] = [redisPart.test, kafkaPart.test];
   const tests = { redis: redisTest, kafka: kafkaTest };
   const embedded = (['kafka', 'redis'] as const).filter((part) => config.embedded[part]);
   return {

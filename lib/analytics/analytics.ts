@@ -1,10 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { RedisCommandError, RedisUnavailableError, ValidationError } from '../errors.ts';
+import { RedisCommandError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
-import { dailyKeys, identifier, RECENT_ACTIVITY_LIMIT, TTL, userKeys } from '../keys.ts';
+import { RECENT_ACTIVITY_LIMIT, TTL, userKeys } from '../keys.ts';
 import { loggableError, logger } from '../log.ts';
 import { classifyRedisError } from '../redis/errors.ts';
 import { runScript } from '../redis/scripts.ts';
+import { requireRedis } from '../redis/service.ts';
 import type { Services } from '../services.ts';
 import { aggregateDaily } from './aggregate.ts';
 import {
@@ -13,16 +14,12 @@ import {
   encodeBatch,
   type PartitionIncrements,
 } from './batch-script.ts';
-import { type AnalyticsEvent, isCalendarDate, type TrackedEvent } from './schema.ts';
+import type { AnalyticsEvent, TrackedEvent } from './schema.ts';
 
 export const USER_EVENTS_TOPIC = 'user.events';
 export const SYSTEM_EVENTS_TOPIC = 'system.events';
 
-const redisOf = (services: Pick<Services, 'redis'>) => {
-  if (!services.redis)
-    throw new RedisUnavailableError('Redis is not configured; analytics need Redis');
-  return services.redis;
-};
+const redisOf = (services: Pick<Services, 'redis'>) => requireRedis(services, 'analytics');
 
 /**
  * Ingests tracked actions: each becomes a USER_ACTION on `user.events` (keyed by user, so one
@@ -175,57 +172,3 @@ export const applyAnalyticsBatch = async (
   }
   return outcome;
 };
-
-export interface DailyStats {
-  date: string;
-  totalEvents: number;
-  userActions: number;
-  activeUsers: number;
-  actions: Record<string, number>;
-}
-
-/**
- * The counters of one day.
- * @throws ValidationError unless `date` is a real calendar date (YYYY-MM-DD).
- */
-export const getDailyStats = async (
-  services: Pick<Services, 'redis'>,
-  date: string,
-): Promise<DailyStats> => {
-  if (!isCalendarDate(date))
-    throw new ValidationError(
-      `date must be a calendar date written YYYY-MM-DD (got ${JSON.stringify(date.slice(0, 40))})`,
-    );
-  const client = redisOf(services).client;
-  const keys = dailyKeys(date);
-  const [total, userActions, activeUsers, names] = await client
-    .pipeline()
-    .get<number>(keys.totalEvents)
-    .get<number>(keys.userActions)
-    .scard(keys.activeUsers)
-    .smembers(keys.actionNames)
-    .exec<[number | null, number | null, number, string[]]>();
-  const sorted = [...names].map(String).sort();
-  const counts =
-    sorted.length > 0
-      ? await client.mget<(number | null)[]>(...sorted.map((name) => keys.action(name)))
-      : [];
-  return {
-    date,
-    totalEvents: Number(total ?? 0),
-    userActions: Number(userActions ?? 0),
-    activeUsers,
-    actions: Object.fromEntries(sorted.map((name, i) => [name, Number(counts[i] ?? 0)])),
-  };
-};
-
-/** The user's recent activity, newest first (at most 50, kept 24 h). */
-export const getUserActivity = async (
-  services: Pick<Services, 'redis'>,
-  userId: string,
-): Promise<unknown[]> =>
-  redisOf(services).client.lrange(
-    userKeys(identifier('userId', userId)).recentActivity,
-    0,
-    RECENT_ACTIVITY_LIMIT - 1,
-  );

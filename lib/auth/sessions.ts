@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { sessionKey, TTL } from '../keys.ts';
 import type { RedisService } from '../redis/service.ts';
 

@@ -1,8 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import { ConflictError, NotFoundError, RedisUnavailableError } from '../errors.ts';
+import { ConflictError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
 import { idempotencyKey, identifier, orderKeys, TTL } from '../keys.ts';
+import { requireRedis } from '../redis/service.ts';
 import type { Services } from '../services.ts';
 import { checkOrderTotals, type OrderStep } from './order-step.ts';
 import { type OrderEvent, type OrderRequest, type OrderStatus, totalInCents } from './schema.ts';
@@ -31,11 +32,7 @@ export const IDEMPOTENCY_TAKEOVER_MS = 30_000;
 export const IDEMPOTENCY_WAIT_MS = 5_000;
 const IDEMPOTENCY_POLL_MS = 50;
 
-const redisOf = (services: Pick<Services, 'redis'>) => {
-  if (!services.redis)
-    throw new RedisUnavailableError('Redis is not configured; orders need Redis for their state');
-  return services.redis;
-};
+const redisOf = (services: Pick<Services, 'redis'>) => requireRedis(services, 'orders');
 
 /** The request's identity: zod rebuilds objects in schema order, so key order does not count. */
 const fingerprint = (request: OrderRequest) =>
@@ -180,33 +177,6 @@ export const createOrder = async (
     }
     if (earlier) await delay(IDEMPOTENCY_POLL_MS);
   }
-};
-
-/** The 404 of an order that is unknown, expired, or (lib/auth/access.ts) someone else's. */
-export const orderNotFound = (orderId: string): NotFoundError =>
-  new NotFoundError(`Order ${orderId} was not found (unknown, or expired)`);
-
-export interface OrderState {
-  orderId: string;
-  status: OrderStatus;
-  [field: string]: unknown;
-}
-
-/**
- * The order's state from its result, error and processing keys (one request).
- * @throws NotFoundError when none exists (unknown, or expired).
- */
-export const getOrderStatus = async (
-  services: Pick<Services, 'redis'>,
-  orderId: string,
-): Promise<OrderState> => {
-  const keys = orderKeys(identifier('orderId', orderId));
-  const [result, error, processing] = await redisOf(services).client.mget<
-    [OrderState | null, OrderState | null, OrderState | null]
-  >(keys.result, keys.error, keys.processing);
-  const state = result ?? error ?? processing;
-  if (!state) throw orderNotFound(orderId);
-  return state;
 };
 
 export type ProcessOutcome = 'completed' | 'failed' | 'duplicate';

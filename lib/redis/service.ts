@@ -1,4 +1,5 @@
 import type { Redis } from '@upstash/redis';
+import { RedisUnavailableError } from '../errors.ts';
 import { classifyRedisError } from './errors.ts';
 import { checkRedis, type RedisHealth } from './health.ts';
 
@@ -56,4 +57,14 @@ export const createRedisService = (client: Redis): RedisService => {
     },
     isConnected: () => connected,
   };
+};
+
+/**
+ * The Redis service of `services`, for code that cannot work without it.
+ * @throws RedisUnavailableError naming `who` when Redis is not configured.
+ */
+export const requireRedis = (services: { redis: RedisService | undefined }, who: string) => {
+  if (!services.redis)
+    throw new RedisUnavailableError(`Redis is not configured; ${who} need Redis`);
+  return services.redis;
 };
