@@ -335,7 +335,7 @@ const goalsOf = (latencies: Latency[]): Goal[] => {
         row.failures > 0
           ? `${row.failures} calls did not answer the expected status.`
           : route === 'GET /health'
-            ? `/health does more than the floor by design: a Redis PING then a SET/GET/DEL MULTI (two round trips, ${fmt(part('floor part: @upstash/redis SET').p50, 2)} ms each at p50 here) beside a Kafka DescribeCluster then a send, where the floor has one send and one command (lib/health.ts).`
+            ? `/health does more than the floor by design: a Kafka DescribeCluster then a send (two Kafka round trips) beside one SET/GET/DEL MULTI (${fmt(part('floor part: @upstash/redis SET').p50, 2)} ms at p50 here), where the floor has one send and one command (lib/health.ts).`
             : `p50 ${fmt(row.p50, 2)} ms against the floor's ${fmt(floor.p50, 2)} ms; see the floor's parts for what one round trip costs here.`,
     };
   });
