@@ -1,5 +1,6 @@
 import '../../lib/kafka/request-queue-fix.ts';
 import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
+import { unrefSocketFactory } from '../../lib/kafka/sockets.ts';
 import { deadLetterTo } from './dead-letters.ts';
 import { MappingConfigError } from './errors.ts';
 import { consoleLog, kafkaLogCreator } from './log.ts';
@@ -138,6 +139,9 @@ export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBrid
     ...(options.ssl ? { ssl: true } : {}),
     logLevel: logLevel.WARN,
     logCreator: kafkaLogCreator(log),
+    // A consumer that kafkajs restarts after a crash (a broker restart) can still be
+    // reconnecting when stop() disconnects it; unref'd sockets let the process exit anyway.
+    socketFactory: unrefSocketFactory,
   });
 
   const admin = kafka.admin();
