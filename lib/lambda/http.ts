@@ -241,10 +241,17 @@ export const parseJsonBody = <S extends z.ZodType>(
   return validate(schema, parseJson(text), 'request body');
 };
 
-/** The correlation id of a request: the caller's `x-correlation-id`, else API Gateway's request id. */
-export const correlationIdOf = (event: APIGatewayProxyEventV2): string =>
+/**
+ * The correlation id of a request: the caller's `x-correlation-id`, else API Gateway's request
+ * id. serverless offline (IS_OFFLINE) gives every request the same request id, which would tie
+ * unrelated requests together in the logs and the Kafka headers; there a fresh id stands in.
+ */
+export const correlationIdOf = (
+  event: APIGatewayProxyEventV2,
+  env: NodeJS.ProcessEnv = process.env,
+): string =>
   header(event, 'x-correlation-id')?.slice(0, 128) ||
-  event.requestContext?.requestId ||
+  (env.IS_OFFLINE === 'true' ? undefined : event.requestContext?.requestId) ||
   crypto.randomUUID();
 
 /**
