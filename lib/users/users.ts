@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { SESSION_ID } from '../auth/credentials.ts';
 import { cacheWithFallback, getWithFallback } from '../fallback/cache.ts';
 import { identifier, sessionKey, TTL, userKeys } from '../keys.ts';
 import type { Services } from '../services.ts';
@@ -32,7 +33,9 @@ const userUpdated = z.object({ type: z.literal('USER_UPDATED'), userId: z.string
 const userLoggedIn = z.object({
   type: z.literal('USER_LOGGED_IN'),
   userId: z.string(),
-  sessionId: z.string(),
+  // Only ids the authorizer would accept: a session stored under any other id could never
+  // be used, so such an event is refused (and dead-lettered) instead of stored.
+  sessionId: z.string().regex(SESSION_ID, 'must be 16-128 characters of A-Z a-z 0-9 _ . @ + -'),
   timestamp: z.string().optional(),
 });
 
