@@ -10,8 +10,9 @@ import {
   offlineInvoker,
   startMskBridge,
 } from './msk-bridge/index.ts';
-import { startOffline } from './offline.ts';
+import { httpAnswers, startOffline } from './offline.ts';
 import { ensureStack, stackEndpoints } from './stack.ts';
+import { startUserSource } from './user-source.ts';
 
 /**
  * `npm start`: Kafka and Redis as this machine allows (see dev-plan.ts), `serverless offline`
@@ -48,6 +49,24 @@ const embeddedMappings = (mappings: KafkaMapping[]): EmbeddedMapping[] => {
     }));
 };
 
+const DEFAULT_USER_SOURCE_URL = 'http://127.0.0.1:8090';
+
+/**
+ * GET /users/{userId} reads profiles from the main application's user service. Unless
+ * USER_SOURCE_URL names one, a demo stand-in runs on its default address, so the route works
+ * on any machine; one already answering there is used as it is.
+ */
+const ensureUserSource = async (configured: string | undefined) => {
+  const url = configured?.trim() || DEFAULT_USER_SOURCE_URL;
+  if (url !== DEFAULT_USER_SOURCE_URL || (await httpAnswers(`${url}/users/user-0`))) {
+    console.log(`dev: user service: ${url}`);
+    return undefined;
+  }
+  const started = await startUserSource(Number(new URL(url).port));
+  console.log(`dev: user service: a demo stand-in on ${url} (profiles for ids starting user-)`);
+  return started;
+};
+
 const main = async () => {
   const local = stackEndpoints();
   const [kafkaPlan, redisPlan] = await Promise.all([
@@ -66,6 +85,7 @@ const main = async () => {
     );
   }
 
+  const userSource = await ensureUserSource(process.env.USER_SOURCE_URL);
   const stack = await ensureStack(local, {
     kafka: kafkaPlan.mode === 'local',
     redis: redisPlan.mode === 'local',
@@ -128,6 +148,7 @@ const main = async () => {
     console.log(`dev: ${signal}, stopping what this command started...`);
     await bridge?.stop();
     await offline.stop();
+    await userSource?.close();
     await stack.stop();
     process.exit(0);
   };

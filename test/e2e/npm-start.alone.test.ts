@@ -145,11 +145,12 @@ describe.each(scenarios)('npm start $name', ({ port, env, embedded }) => {
     });
   });
 
-  it('serves the whole flow: an order reaches completed, tracked actions reach the daily stats', async () => {
+  it('serves the whole flow: an order reaches completed, tracked actions reach the daily stats, profiles are read', async () => {
+    const userId = `user-${randomUUID().slice(0, 8)}`;
     const created = await api(apiUrl, '/orders', {
       method: 'POST',
       body: {
-        userId: `user-${randomUUID().slice(0, 8)}`,
+        userId,
         items: [{ sku: 'SKU-1', quantity: 3, price: 2.5 }],
         currency: 'EUR',
       },
@@ -161,6 +162,10 @@ describe.each(scenarios)('npm start $name', ({ port, env, embedded }) => {
       { what: 'order completed' },
     );
     expect(order.body).toMatchObject({ total: 7.5 });
+
+    // GET /users/{id} answers too: a demo user service runs unless USER_SOURCE_URL names one.
+    const profile = await api(apiUrl, `/users/${userId}`);
+    expect(profile).toMatchObject({ status: 200, body: { userId } });
 
     const action = `start-${randomUUID().slice(0, 8)}`;
     const events = Array.from({ length: 10 }, (_, i) => ({ userId: `user-${i}`, action }));

@@ -8,7 +8,7 @@ import {
 } from '../../local/msk-bridge/index.ts';
 import { httpAnswers, startOffline } from '../../local/offline.ts';
 import { ensureStack, type StackEndpoints, stackEndpoints } from '../../local/stack.ts';
-import { startUserSource } from './user-source.ts';
+import { startUserSource } from '../../local/user-source.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 
 /**
- * A small real HTTP service standing in for the main application's user service:
+ * A small real HTTP service standing in for the main application's user service (behind
+ * GET /users/{userId}), for `npm start` on a machine without one and for the tests:
  * `GET /users/<id>` answers a profile for ids starting with `user-`, 404 otherwise, and
  * `GET /__calls/<id>` tells how often a profile was asked for (to prove cache hits).
  */
