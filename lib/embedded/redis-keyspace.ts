@@ -1,3 +1,5 @@
+import { sweepExpired } from '../redis/memory-store.ts';
+
 /**
  * The keyspace of the embedded Redis: typed values with an optional expiry, the way Redis
  * keeps them. Expired keys are never seen: reads drop them, writes sweep a few.
@@ -113,13 +115,7 @@ export class Keyspace {
     return this.now();
   }
 
-  /** Drops expired entries among the first `budget` looked at, so a write stays O(1). */
   #sweep(budget: number): void {
-    const now = this.now();
-    let looked = 0;
-    for (const [key, entry] of this.#entries) {
-      if (looked++ >= budget) break;
-      if (entry.expiresAt <= now) this.#entries.delete(key);
-    }
+    sweepExpired(this.#entries, this.now(), budget);
   }
 }

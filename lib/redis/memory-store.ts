@@ -1,4 +1,20 @@
 /**
+ * Drops the expired entries among the first `budget` of `entries` (insertion order), so a
+ * write that sweeps a few stays O(1). Shared by the stores that expire keys in memory.
+ */
+export const sweepExpired = (
+  entries: Map<string, { expiresAt: number }>,
+  now: number,
+  budget: number,
+): void => {
+  let looked = 0;
+  for (const [key, entry] of entries) {
+    if (looked++ >= budget) break;
+    if (entry.expiresAt <= now) entries.delete(key);
+  }
+};
+
+/**
  * The in-memory TTL store the cache falls back to while Redis is unreachable. It lives as long
  * as the Lambda container, holds at most `maxEntries` (the oldest written goes first), and an
  * expired entry is never returned: reads drop it, and writes sweep a few expired entries.
@@ -46,13 +62,7 @@ export class MemoryStore {
     return this.#entries.size;
   }
 
-  /** Drops expired entries among the first `budget` looked at, so a write stays O(1). */
   #sweep(budget: number): void {
-    const now = this.now();
-    let looked = 0;
-    for (const [key, entry] of this.#entries) {
-      if (looked++ >= budget) break;
-      if (entry.expiresAt <= now) this.#entries.delete(key);
-    }
+    sweepExpired(this.#entries, this.now(), budget);
   }
 }
