@@ -77,7 +77,12 @@ export type InProcessHandler = {
   bivarianceHack(event: KafkaBridgeEvent, context: Context): unknown;
 }['bivarianceHack'];
 
-const contextFor = (functionName: string, timeoutMs: number): Context => {
+/** The Lambda context of an in-process invocation that may run `timeoutMs`. */
+export const lambdaContext = (
+  functionName: string,
+  timeoutMs: number,
+  logStreamName = 'msk-bridge',
+): Context => {
   const deadline = Date.now() + timeoutMs;
   return {
     callbackWaitsForEmptyEventLoop: true,
@@ -87,7 +92,7 @@ const contextFor = (functionName: string, timeoutMs: number): Context => {
     memoryLimitInMB: '256',
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'msk-bridge',
+    logStreamName,
     getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
     done: () => undefined,
     fail: () => undefined,
@@ -113,7 +118,10 @@ export const inProcessInvoker = (
     if (!handler) throw new FunctionNotFoundError(functionName);
     try {
       return throughJson(
-        await handler(throughJson(event) as KafkaBridgeEvent, contextFor(functionName, timeoutMs)),
+        await handler(
+          throughJson(event) as KafkaBridgeEvent,
+          lambdaContext(functionName, timeoutMs),
+        ),
       );
     } catch (cause) {
       const error = cause instanceof Error ? cause : new Error(String(cause));
