@@ -21,7 +21,7 @@ import { testKafka, uniqueTopic } from '../support/kafka.ts';
 import { inspector, keygen } from '../support/redis.ts';
 import { servicesFor } from '../support/services.ts';
 import { eventually } from '../support/wait.ts';
-import { FIXTURE_CLUSTER, mskEvent, mskRecord, uniqueDay } from './msk-events.ts';
+import { FIXTURE_CLUSTER, mskEvent, mskRecord, orderEvent, uniqueDay } from './msk-events.ts';
 
 // Failure tests 4c and 4d of issue 6: Kafka delivers at least once, so the consumers must turn
 // a batch delivered again (whole, or after the function died half way) into effects that
@@ -62,20 +62,7 @@ const newTopic = async (name: string, partitions = 1) => {
 
 // --- orders ----------------------------------------------------------------------------------
 
-const order = (overrides: Partial<OrderEvent> = {}): OrderEvent => {
-  const orderId = `ord-${randomUUID()}`;
-  for (const key of Object.values(orderKeys(orderId))) keys.track(key);
-  return {
-    eventId: randomUUID(),
-    orderId,
-    userId: 'user-42',
-    items: [{ sku: 'SKU-RED-MUG', quantity: 2, price: 12.5 }],
-    currency: 'EUR',
-    total: 25,
-    timestamp: new Date().toISOString(),
-    ...overrides,
-  };
-};
+const order = (overrides: Partial<OrderEvent> = {}) => orderEvent(keys.track, overrides);
 
 /** The default order step, counting how often it ran for each order. */
 const countingStep = () => {

@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
+import { orderKeys } from '../../lib/keys.ts';
+import type { OrderEvent } from '../../lib/orders/schema.ts';
 import { loadAwsFixture } from '../support/fixtures.ts';
 
 /**
@@ -63,4 +66,23 @@ export const uniqueDay = (): string => {
   const month = String(1 + Math.floor(Math.random() * 12)).padStart(2, '0');
   const day = String(1 + Math.floor(Math.random() * 28)).padStart(2, '0');
   return `${year}-${month}-${day}`;
+};
+
+/** A valid order as createOrder puts it on `orders`, its Redis keys handed to `track` for cleanup. */
+export const orderEvent = (
+  track: (key: string) => unknown,
+  overrides: Partial<OrderEvent> = {},
+): OrderEvent => {
+  const orderId = `ord-${randomUUID()}`;
+  for (const key of Object.values(orderKeys(orderId))) track(key);
+  return {
+    eventId: randomUUID(),
+    orderId,
+    userId: 'user-42',
+    items: [{ sku: 'SKU-RED-MUG', quantity: 2, price: 12.5 }],
+    currency: 'EUR',
+    total: 25,
+    timestamp: new Date().toISOString(),
+    ...overrides,
+  };
 };

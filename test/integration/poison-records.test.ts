@@ -23,7 +23,7 @@ import { consumeMessages, testKafka, uniqueTopic } from '../support/kafka.ts';
 import { CLOSED_URL, inspector, keygen } from '../support/redis.ts';
 import { CLOSED_BROKER, servicesFor } from '../support/services.ts';
 import { eventually } from '../support/wait.ts';
-import { mskEvent, mskRecord } from './msk-events.ts';
+import { mskEvent, mskRecord, orderEvent } from './msk-events.ts';
 
 // Failure test 4e of issue 6 and the dead-letter rules: a record that can never be handled goes
 // to <topic>.dlq at once, one whose handling keeps failing after DEFAULT_MAX_ATTEMPTS, and the
@@ -64,20 +64,7 @@ const newTopic = async (name: string) => {
   return topic;
 };
 
-const order = (overrides: Partial<OrderEvent> = {}): OrderEvent => {
-  const orderId = `ord-${randomUUID()}`;
-  for (const key of Object.values(orderKeys(orderId))) keys.track(key);
-  return {
-    eventId: randomUUID(),
-    orderId,
-    userId: 'user-42',
-    items: [{ sku: 'SKU-RED-MUG', quantity: 2, price: 12.5 }],
-    currency: 'EUR',
-    total: 25,
-    timestamp: new Date().toISOString(),
-    ...overrides,
-  };
-};
+const order = (overrides: Partial<OrderEvent> = {}) => orderEvent(keys.track, overrides);
 
 const statusOf = async ({ orderId }: OrderEvent) => {
   const { result, error, processing } = orderKeys(orderId);
