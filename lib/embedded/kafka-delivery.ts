@@ -26,6 +26,10 @@ export interface EmbeddedDelivery {
 
 export const EMBEDDED_BOOTSTRAP = 'embedded:9092';
 
+/** One mapping's position in one partition: its cursor, and the delivery running there. */
+const cursorKeyOf = (mapping: EmbeddedMapping, partition: number) =>
+  `${mapping.functionName}|${mapping.topic}|${partition}`;
+
 const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 5_000);
 
 /**
@@ -52,7 +56,7 @@ export const startEmbeddedDelivery = ({
   let stopped = false;
 
   const deliverPartition = async (mapping: EmbeddedMapping, partition: number) => {
-    const cursorKey = `${mapping.functionName}|${mapping.topic}|${partition}`;
+    const cursorKey = cursorKeyOf(mapping, partition);
     let attempt = 0;
     for (;;) {
       if (stopped) return;
@@ -133,7 +137,7 @@ export const startEmbeddedDelivery = ({
   };
 
   const kick = (mapping: EmbeddedMapping, partition: number) => {
-    const key = `${mapping.functionName}|${mapping.topic}|${partition}`;
+    const key = cursorKeyOf(mapping, partition);
     if (running.has(key)) return;
     const run = deliverPartition(mapping, partition)
       .catch((error: unknown) =>
