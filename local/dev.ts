@@ -11,7 +11,7 @@ import {
   startMskBridge,
 } from './msk-bridge/index.ts';
 import { httpAnswers, startOffline } from './offline.ts';
-import { ensureStack, stackEndpoints } from './stack.ts';
+import { devStackPlan, ensureStack } from './stack.ts';
 import { startUserSource } from './user-source.ts';
 
 /**
@@ -68,7 +68,8 @@ const ensureUserSource = async (configured: string | undefined) => {
 };
 
 const main = async () => {
-  const local = stackEndpoints();
+  const plan = devStackPlan();
+  const local = plan.endpoints;
   const [kafkaPlan, redisPlan] = await Promise.all([
     planKafka(process.env, local.kafkaBrokers),
     planRedis(process.env, local),
@@ -86,7 +87,7 @@ const main = async () => {
   }
 
   const userSource = await ensureUserSource(process.env.USER_SOURCE_URL);
-  const stack = await ensureStack(local, {
+  const stack = await ensureStack(plan, {
     kafka: kafkaPlan.mode === 'local',
     redis: redisPlan.mode === 'local',
   });

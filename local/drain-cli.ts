@@ -1,4 +1,4 @@
-import { drainFallback } from '../lib/fallback/messages.ts';
+import { drainFallback, fallbackTopics } from '../lib/fallback/messages.ts';
 import { closeServices, getServices } from '../lib/services.ts';
 import { loadLocalToolEnv } from './dotenv.ts';
 
@@ -10,8 +10,10 @@ import { loadLocalToolEnv } from './dotenv.ts';
 loadLocalToolEnv();
 
 const main = async () => {
+  const services = getServices();
   const topic = process.argv[2];
-  const results = await drainFallback(getServices(), topic);
+  const topics = topic ?? (services.redis ? await fallbackTopics(services.redis) : []);
+  const results = await drainFallback(services, topics);
   if (results.length === 0) console.log('drain: no fallback lists');
   for (const { topic: name, sent, deadLettered, remaining, stoppedBecause } of results) {
     const note = stoppedBecause ? ` (stopped: ${stoppedBecause})` : '';

@@ -1,7 +1,7 @@
 import { loadDotEnv } from './dotenv.ts';
 import { isKafkaBrokerReady, stopKafkaBroker } from './kafka/broker.ts';
 import { httpAnswers } from './offline.ts';
-import { ensureStack, stackEndpoints, stopGateway, stopRedis } from './stack.ts';
+import { devStackPlan, ensureStack, stackEndpoints, stopGateway, stopRedis } from './stack.ts';
 
 /**
  * `npm run stack -- start|stop|status`: the local stack for development, left running
@@ -23,9 +23,10 @@ const commands: Record<string, () => Promise<void>> = {
     console.log(`  UPSTASH_REDIS_REST_URL=${endpoints.upstashUrl}   -> ${endpoints.redisUrl}`);
   },
   async stop() {
-    const gateway = await stopGateway();
-    await stopKafkaBroker();
-    const redis = await stopRedis();
+    const plan = devStackPlan();
+    const gateway = await stopGateway(plan);
+    await stopKafkaBroker(plan.broker);
+    const redis = await stopRedis(plan);
     console.log(
       `stack: stopped kafka${gateway ? ', upstash-gateway' : ''}${redis ? ', redis (started by the stack)' : ''}`,
     );

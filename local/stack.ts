@@ -1,12 +1,22 @@
 import { join } from 'node:path';
 import { Redis as RedisConnection } from 'ioredis';
-import { ensureKafkaBroker, kafkaBrokerOptions, stopKafkaBroker } from './kafka/broker.ts';
-import { runDir, spawnDetached, stopByPidFile, waitUntil } from './processes.ts';
+import {
+  ensureKafkaBroker,
+  type KafkaBrokerOptions,
+  kafkaBrokerOptions,
+  stopKafkaBroker,
+} from './kafka/broker.ts';
+import { cacheDir, spawnDetached, stopByPidFile, waitUntil } from './processes.ts';
 
 /**
  * The local stack: a real Kafka broker, a real redis-server and the Upstash-compatible gateway
  * in front of it. Each part is reused when it already answers, and started otherwise;
  * `stop()` stops only what this call started.
+ *
+ * A stack is described by a `StackPlan`: its addresses and where its servers keep pid files,
+ * logs and data. The development stack (`devStackPlan`) is the one `npm start` shows a
+ * developer; the tests run a stack of their own (test/support/test-stack.ts) on other ports,
+ * so they never write into the developer's data and their outages stop only their servers.
  */
 
 export interface StackEndpoints {
@@ -15,6 +25,14 @@ export interface StackEndpoints {
   redisUrl: string;
   upstashUrl: string;
   upstashToken: string;
+}
+
+export interface StackPlan {
+  endpoints: StackEndpoints;
+  /** The broker's ports and stateDir (its defaults are the development broker's). */
+  broker: Partial<KafkaBrokerOptions>;
+  /** Where the redis-server and the gateway this stack starts keep pid files, logs and data. */
+  runDir: string;
 }
 
 export const DEV_UPSTASH_TOKEN = 'narad-local-token';
@@ -31,6 +49,13 @@ export const stackEndpoints = (env: NodeJS.ProcessEnv = process.env): StackEndpo
     upstashToken: env.UPSTASH_REDIS_REST_TOKEN ?? DEV_UPSTASH_TOKEN,
   };
 };
+
+/** The development stack: the addresses of `stackEndpoints`, state under the cache dir. */
+export const devStackPlan = (env: NodeJS.ProcessEnv = process.env): StackPlan => ({
+  endpoints: stackEndpoints(env),
+  broker: {},
+  runDir: join(cacheDir(), 'run'),
+});
 
 const REPO_ROOT = join(import.meta.dirname, '..');
 
@@ -53,10 +78,15 @@ const redisAnswers = async (redisUrl: string): Promise<boolean> => {
   }
 };
 
-const redisPidFile = () => join(runDir('redis'), 'redis.pid');
+const redisFiles = (plan: StackPlan) => ({
+  pidFile: join(plan.runDir, 'redis', 'redis.pid'),
+  logFile: join(plan.runDir, 'redis', 'redis.log'),
+  dataDir: join(plan.runDir, 'redis'),
+});
 
-/** Reuses a Redis that answers at `redisUrl`, or starts a throwaway redis-server on its port. */
-export const ensureRedis = async (redisUrl: string): Promise<{ startedHere: boolean }> => {
+/** Reuses a Redis that answers at the plan's address, or starts a throwaway redis-server on its port. */
+export const ensureRedis = async (plan: StackPlan): Promise<{ startedHere: boolean }> => {
+  const { redisUrl } = plan.endpoints;
   if (await redisAnswers(redisUrl)) return { startedHere: false };
   const { hostname, port } = new URL(redisUrl);
   if (hostname !== '127.0.0.1' && hostname !== 'localhost') {
@@ -64,10 +94,22 @@ export const ensureRedis = async (redisUrl: string): Promise<{ startedHere: bool
       `Redis at ${hostname}:${port} does not answer; start it or point REDIS_URL elsewhere`,
     );
   }
+  const files = redisFiles(plan);
   const server = await spawnDetached(
     'redis-server',
-    ['--bind', '127.0.0.1', '--port', port || '6379', '--save', '', '--appendonly', 'no'],
-    { pidFile: redisPidFile(), logFile: join(runDir('redis'), 'redis.log') },
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      port || '6379',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      files.dataDir,
+    ],
+    { pidFile: files.pidFile, logFile: files.logFile },
   );
   await waitUntil(() => redisAnswers(redisUrl), {
     what: 'redis-server (install it with `apt-get install redis-server`)',
@@ -77,7 +119,8 @@ export const ensureRedis = async (redisUrl: string): Promise<{ startedHere: bool
   return { startedHere: true };
 };
 
-export const stopRedis = () => stopByPidFile(redisPidFile());
+/** Stops the redis-server this plan started (found by its pid file); false when none runs. */
+export const stopRedis = (plan: StackPlan) => stopByPidFile(redisFiles(plan).pidFile);
 
 const gatewayAnswers = async (upstashUrl: string): Promise<boolean> => {
   try {
@@ -89,16 +132,19 @@ const gatewayAnswers = async (upstashUrl: string): Promise<boolean> => {
   }
 };
 
-const gatewayPidFile = () => join(runDir('upstash-gateway'), 'gateway.pid');
+const gatewayFiles = (plan: StackPlan) => ({
+  pidFile: join(plan.runDir, 'upstash-gateway', 'gateway.pid'),
+  logFile: join(plan.runDir, 'upstash-gateway', 'gateway.log'),
+});
 
 /** Starts the gateway process (it must be a process of its own so outage tests can stop it). */
-export const startGateway = async (endpoints: StackEndpoints): Promise<void> => {
+export const startGateway = async (plan: StackPlan): Promise<void> => {
+  const { endpoints } = plan;
   const server = await spawnDetached(
     process.execPath,
     ['--import', 'tsx', join(REPO_ROOT, 'local/upstash-gateway/main.ts')],
     {
-      pidFile: gatewayPidFile(),
-      logFile: join(runDir('upstash-gateway'), 'gateway.log'),
+      ...gatewayFiles(plan),
       cwd: REPO_ROOT,
       env: {
         ...process.env,
@@ -115,13 +161,12 @@ export const startGateway = async (endpoints: StackEndpoints): Promise<void> => 
   });
 };
 
-export const stopGateway = () => stopByPidFile(gatewayPidFile(), 5_000);
+/** Stops the gateway this plan started (found by its pid file); false when none runs. */
+export const stopGateway = (plan: StackPlan) => stopByPidFile(gatewayFiles(plan).pidFile, 5_000);
 
-export const ensureGateway = async (
-  endpoints: StackEndpoints,
-): Promise<{ startedHere: boolean }> => {
-  if (await gatewayAnswers(endpoints.upstashUrl)) return { startedHere: false };
-  await startGateway(endpoints);
+export const ensureGateway = async (plan: StackPlan): Promise<{ startedHere: boolean }> => {
+  if (await gatewayAnswers(plan.endpoints.upstashUrl)) return { startedHere: false };
+  await startGateway(plan);
   return { startedHere: true };
 };
 
@@ -137,26 +182,37 @@ export interface RunningStack {
  * it found it.
  */
 export const ensureStack = async (
-  endpoints = stackEndpoints(),
+  plan = devStackPlan(),
   parts: { kafka: boolean; redis: boolean } = { kafka: true, redis: true },
 ): Promise<RunningStack> => {
   const nothing = { startedHere: false };
-  const [redis, kafka] = await Promise.all([
-    parts.redis ? ensureRedis(endpoints.redisUrl) : nothing,
-    parts.kafka ? ensureKafkaBroker() : nothing,
+  const [redisStart, kafkaStart] = await Promise.allSettled([
+    parts.redis ? ensureRedis(plan) : nothing,
+    parts.kafka ? ensureKafkaBroker(plan.broker) : nothing,
   ]);
-  const gateway = parts.redis ? await ensureGateway(endpoints) : nothing;
+  const redis = redisStart.status === 'fulfilled' ? redisStart.value : nothing;
+  const kafka = kafkaStart.status === 'fulfilled' ? kafkaStart.value : nothing;
+  let gateway = nothing;
+  const stop = async () => {
+    if (gateway.startedHere) await stopGateway(plan);
+    await Promise.all([
+      kafka.startedHere ? stopKafkaBroker(plan.broker) : undefined,
+      redis.startedHere ? stopRedis(plan) : undefined,
+    ]);
+  };
+  try {
+    if (redisStart.status === 'rejected') throw redisStart.reason;
+    if (kafkaStart.status === 'rejected') throw kafkaStart.reason;
+    if (parts.redis) gateway = await ensureGateway(plan);
+  } catch (error) {
+    // A part that failed must not leave the parts that started running behind it.
+    await stop().catch(() => undefined);
+    throw error;
+  }
   const started = [
     ...(kafka.startedHere ? ['kafka'] : []),
     ...(redis.startedHere ? ['redis'] : []),
     ...(gateway.startedHere ? ['upstash-gateway'] : []),
   ];
-  const stop = async () => {
-    if (gateway.startedHere) await stopGateway();
-    await Promise.all([
-      kafka.startedHere ? stopKafkaBroker() : undefined,
-      redis.startedHere ? stopRedis() : undefined,
-    ]);
-  };
-  return { endpoints, started, stop };
+  return { endpoints: plan.endpoints, started, stop };
 };

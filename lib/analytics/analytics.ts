@@ -7,6 +7,7 @@ import { classifyRedisError } from '../redis/errors.ts';
 import { runScript } from '../redis/scripts.ts';
 import { requireRedis } from '../redis/service.ts';
 import type { Services } from '../services.ts';
+import { USER_EVENTS_TOPIC } from '../topics.ts';
 import { aggregateDaily } from './aggregate.ts';
 import {
   APPLY_ANALYTICS_BATCH,
@@ -16,8 +17,7 @@ import {
 } from './batch-script.ts';
 import type { AnalyticsEvent, TrackedEvent } from './schema.ts';
 
-export const USER_EVENTS_TOPIC = 'user.events';
-export const SYSTEM_EVENTS_TOPIC = 'system.events';
+export { SYSTEM_EVENTS_TOPIC, USER_EVENTS_TOPIC } from '../topics.ts';
 
 const redisOf = (services: Pick<Services, 'redis'>) => requireRedis(services, 'analytics');
 

@@ -209,16 +209,19 @@ export const fallbackTopics = async (redis: RedisService): Promise<string[]> => 
 };
 
 /**
- * Replays fallback lists to Kafka, oldest first, removing entries only after the brokers
- * acknowledged them. A drain that dies half way loses nothing (the unacknowledged entries are
- * still in the list); a per-topic lock keeps two drains from sending the same entries.
+ * Replays the fallback lists of `topics` to Kafka, oldest first, removing entries only after
+ * the brokers acknowledged them. A drain that dies half way loses nothing (the unacknowledged
+ * entries are still in the list); a per-topic lock keeps two drains from sending the same
+ * entries. The scheduled drain passes PARKED_TOPICS; `npm run drain` without a topic passes
+ * every list `fallbackTopics` finds.
  * @throws RedisUnavailableError when Redis cannot be read (nothing was moved).
  */
 export const drainFallback = async (
   { kafka, redis, config }: MessagingDeps & { config?: Pick<Config, 'embedded'> },
-  topic?: string,
+  topics: string | readonly string[],
   options: DrainOptions = {},
 ): Promise<DrainResult[]> => {
+  const names = typeof topics === 'string' ? [topics] : [...topics];
   if (!redis)
     throw new RedisUnavailableError(
       'Redis is not configured; there are no fallback lists to drain',
@@ -226,14 +229,13 @@ export const drainFallback = async (
   if (!kafka)
     throw new KafkaUnavailableError(
       'Kafka is not configured; fallback lists cannot be drained',
-      topic ?? '*',
+      names.join(','),
     );
-  const topics = topic === undefined ? await fallbackTopics(redis) : [topic];
   if (config?.embedded.kafka) {
     // Embedded Kafka lives in this process's memory (npm start without a broker, beside a real
     // Redis): a drain would move durable messages somewhere they die with the process.
     return Promise.all(
-      topics.map(async (name) => ({
+      names.map(async (name) => ({
         topic: name,
         sent: 0,
         deadLettered: 0,
@@ -244,6 +246,6 @@ export const drainFallback = async (
     );
   }
   const results: DrainResult[] = [];
-  for (const name of topics) results.push(await drainTopic(kafka, redis, name, options));
+  for (const name of names) results.push(await drainTopic(kafka, redis, name, options));
   return results;
 };

@@ -5,10 +5,11 @@ import { sendWithFallback } from '../fallback/messages.ts';
 import { idempotencyKey, identifier, orderKeys, TTL } from '../keys.ts';
 import { requireRedis } from '../redis/service.ts';
 import type { Services } from '../services.ts';
+import { ORDERS_TOPIC } from '../topics.ts';
 import { checkOrderTotals, type OrderStep } from './order-step.ts';
 import { type OrderEvent, type OrderRequest, type OrderStatus, totalInCents } from './schema.ts';
 
-export const ORDERS_TOPIC = 'orders';
+export { ORDERS_TOPIC } from '../topics.ts';
 
 /** The body of POST /orders' 202, and what a retry with the same Idempotency-Key gets again. */
 export interface OrderAnswer {

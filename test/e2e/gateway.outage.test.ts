@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { ensureGateway, stopGateway } from '../../local/stack.ts';
 import { api } from '../support/api.ts';
+import { testStackOutages } from '../support/outages.ts';
 import { inspector } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -15,6 +15,7 @@ import { eventually } from '../support/wait.ts';
 const apiUrl = inject('apiUrl');
 const userSourceUrl = inject('userSourceUrl');
 const stack = inject('stack');
+const outages = testStackOutages();
 const redis = inspector(stack);
 
 /** Well inside the functions' 10 s timeout: Redis failures must surface fast. */
@@ -38,7 +39,7 @@ const order = (userId: string) => ({
 describe('the API while the Upstash gateway is stopped', () => {
   // Whatever happens below, the gateway runs again for whoever comes next.
   afterAll(async () => {
-    await ensureGateway(stack);
+    await outages.startGateway();
   });
 
   it('serves profiles from memory or upstream, fails Redis writes fast with 503, and recovers without a restart', async () => {
@@ -52,7 +53,7 @@ describe('the API while the Upstash gateway is stopped', () => {
     const placed = await api(apiUrl, '/orders', { method: 'POST', body: order(orderUser) });
     expect(placed.status).toBe(202);
 
-    await stopGateway();
+    await outages.stopGateway();
     try {
       // Reads: a profile cached in Redis before the outage comes from the user service again;
       // a new one is fetched once and then served from the container's memory.
@@ -106,7 +107,7 @@ describe('the API while the Upstash gateway is stopped', () => {
         expect(answer.ms).toBeLessThan(FAST_MS);
       }
     } finally {
-      await ensureGateway(stack);
+      await outages.startGateway();
     }
 
     // Back: the same containers write to Redis again, and the order refused during the

@@ -1,10 +1,9 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import type { HealthReport } from '../../lib/health.ts';
-import { ensureKafkaBroker, stopKafkaBroker } from '../../local/kafka/broker.ts';
-import { ensureGateway, stopGateway } from '../../local/stack.ts';
+import { testStackOutages } from '../support/outages.ts';
 
 const apiUrl = inject('apiUrl');
-const stack = inject('stack');
+const outages = testStackOutages();
 
 const health = async () => {
   const response = await fetch(`${apiUrl}/health`);
@@ -14,12 +13,12 @@ const health = async () => {
 describe('GET /health while a service is down (development profile)', () => {
   // Whatever happens below, the next test file finds the stack running again.
   afterAll(async () => {
-    await ensureKafkaBroker();
-    await ensureGateway(stack);
+    await outages.startBroker();
+    await outages.startGateway();
   });
 
   it('is degraded with Kafka disconnected while the broker is stopped, and healthy once it is back', async () => {
-    await stopKafkaBroker();
+    await outages.stopBroker();
     const down = await health();
     expect(down.status).toBe(200);
     expect(down.report.status).toBe('degraded');
@@ -28,21 +27,21 @@ describe('GET /health while a service is down (development profile)', () => {
     expect(down.report.tests.kafka).toEqual({ status: 'skipped', reason: 'kafka is disconnected' });
     expect(down.report.tests.redis.status).toBe('passed');
 
-    await ensureKafkaBroker();
+    await outages.startBroker();
     const back = await health();
     expect(back.report.status).toBe('healthy');
     expect(back.report.services.kafka.status).toBe('connected');
   });
 
   it('is degraded with Redis disconnected while the gateway is stopped, and healthy once it is back', async () => {
-    await stopGateway();
+    await outages.stopGateway();
     const down = await health();
     expect(down.status).toBe(200);
     expect(down.report.status).toBe('degraded');
     expect(down.report.services.redis.status).toBe('disconnected');
     expect(down.report.services.kafka.status).toBe('connected');
 
-    await ensureGateway(stack);
+    await outages.startGateway();
     const back = await health();
     expect(back.report.status).toBe('healthy');
   });

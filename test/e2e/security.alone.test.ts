@@ -9,6 +9,7 @@ import { type RunningOffline, startOffline } from '../../local/offline.ts';
 import { loadEvent } from '../support/fixtures.ts';
 import { testKafka } from '../support/kafka.ts';
 import { inspector } from '../support/redis.ts';
+import { testPorts } from '../support/test-stack.ts';
 import { eventually } from '../support/wait.ts';
 import {
   carrying,
@@ -31,11 +32,12 @@ import {
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const WORK = '.esbuild-security-alone';
-const HTTP_PORT = 3700;
-const LAMBDA_PORT = 3702;
 const RATE_LIMIT = { perUser: 5, windowSeconds: 5 };
 
 const stack = inject('stack');
+// Its own serverless offline, on ports after the npm start test's.
+const HTTP_PORT = testPorts(inject('portBase')).ownApps + 100;
+const LAMBDA_PORT = HTTP_PORT + 2;
 const userSourceUrl = inject('userSourceUrl');
 const redis = inspector(stack);
 const TOPICS = ['orders', 'user.events', 'system.events'];

@@ -6,15 +6,27 @@ import {
   drainFallback,
   type FallbackEntry,
   fallbackListKey,
+  fallbackTopics,
   sendWithFallback,
 } from '../../lib/fallback/messages.ts';
 import type { KafkaService } from '../../lib/kafka/producer.ts';
+import type { RedisService } from '../../lib/redis/service.ts';
 import { createServices, type Services } from '../../lib/services.ts';
+import { PARKED_TOPICS } from '../../lib/topics.ts';
+import { offlineInvoker } from '../../local/msk-bridge/index.ts';
+import { loadEvent } from '../support/fixtures.ts';
 import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';
 import { CLOSED_URL, inspector, keygen } from '../support/redis.ts';
 import { CLOSED_BROKER, servicesFor } from '../support/services.ts';
 
 const stack = inject('stack');
+const apiUrl = inject('apiUrl');
+/** The drainFallback function of the shared serverless offline, invoked as its schedule does. */
+const scheduledDrain = () =>
+  offlineInvoker({ lambdaUrl: `http://127.0.0.1:${Number(new URL(apiUrl).port) + 2}` })(
+    'narad-services-dev-drainFallback',
+    loadEvent('schedule-drain-fallback.json'),
+  );
 const raw = inspector(stack);
 const keys = keygen(raw);
 const opened: Services[] = [];
@@ -133,7 +145,7 @@ describe('drainFallback', () => {
     expect(await raw.llen(fallbackListKey(topic))).toBe(3);
   });
 
-  it('finds every topic with a fallback list when no topic is named', async () => {
+  it('finds every topic that has a fallback list, for an operator to drain them all', async () => {
     const [first, second] = [uniqueTopic('drain-all-a'), uniqueTopic('drain-all-b')];
     await Promise.all([
       createTopic(stack.kafkaBrokers, first),
@@ -141,15 +153,30 @@ describe('drainFallback', () => {
     ]);
     await fillFallback(first, 2);
     await fillFallback(second, 3);
+    const live = services();
+    const found = await fallbackTopics(live.redis as RedisService);
 
-    const results = await drainFallback(services());
+    const results = await drainFallback(live, [first, second]);
 
-    expect(results).toEqual(
-      expect.arrayContaining([
-        expect.objectContaining({ topic: first, sent: 2, remaining: 0 }),
-        expect.objectContaining({ topic: second, sent: 3, remaining: 0 }),
-      ]),
-    );
+    expect(found).toEqual(expect.arrayContaining([first, second]));
+    expect(results).toEqual([
+      expect.objectContaining({ topic: first, sent: 2, remaining: 0 }),
+      expect.objectContaining({ topic: second, sent: 3, remaining: 0 }),
+    ]);
+  });
+
+  it('drains on schedule only the topics the application parks, never another list', async () => {
+    const topic = uniqueTopic('drain-scheduled-not-mine');
+    await createTopic(stack.kafkaBrokers, topic);
+    await fillFallback(topic, 2);
+
+    const summary = (await scheduledDrain()) as {
+      results: Array<{ topic: string }>;
+    };
+
+    expect(summary.results.map((result) => result.topic)).toEqual([...PARKED_TOPICS]);
+    expect(await raw.llen(fallbackListKey(topic))).toBe(2);
+    expect(await countMessages(stack.kafkaBrokers, topic)).toBe(0);
   });
 
   it('lets only one of two concurrent drains send, so no message goes twice', async () => {

@@ -8,12 +8,13 @@ import {
   type Producer,
   type SASLOptions,
 } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KAFKA_SASL_USERS } from '../../local/kafka/broker.ts';
 
-// The local broker (npm run kafka -- start), or whatever broker the environment names.
-const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-const SASL_BROKERS = (process.env.KAFKA_SASL_BROKERS ?? '127.0.0.1:9094').split(',');
+// The tests' own broker (test/support/test-stack.ts): its PLAINTEXT and SASL listeners.
+const stack = inject('stack');
+const BROKERS = [stack.kafkaBrokers];
+const SASL_BROKERS = [stack.kafkaSaslBrokers];
 
 const kafka = new Kafka({
   clientId: 'narad-kafka-broker-test',

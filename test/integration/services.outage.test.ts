@@ -2,13 +2,13 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { cacheWithFallback, getWithFallback } from '../../lib/fallback/cache.ts';
 import { drainFallback, fallbackListKey, sendWithFallback } from '../../lib/fallback/messages.ts';
 import type { Services } from '../../lib/services.ts';
-import { ensureKafkaBroker, stopKafkaBroker } from '../../local/kafka/broker.ts';
-import { ensureGateway, stopGateway } from '../../local/stack.ts';
 import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';
+import { testStackOutages } from '../support/outages.ts';
 import { inspector, keygen } from '../support/redis.ts';
 import { servicesFor } from '../support/services.ts';
 
 const stack = inject('stack');
+const outages = testStackOutages();
 const raw = inspector(stack);
 const keys = keygen(raw);
 const opened: Services[] = [];
@@ -20,8 +20,8 @@ const services = () => {
 
 // Whatever happens below, the stack is running again for whoever comes next.
 afterAll(async () => {
-  await ensureKafkaBroker();
-  await ensureGateway(stack);
+  await outages.startBroker();
+  await outages.startGateway();
   await Promise.all(opened.map((s) => s.kafka?.disconnect()));
   await keys.cleanup();
 });
@@ -34,7 +34,7 @@ describe('with the real broker stopped and restarted', () => {
     const producer = services();
     await sendWithFallback(producer, topic, { value: { seq: -1 }, key: 'k' }); // warm: connected before the outage
 
-    await stopKafkaBroker();
+    await outages.stopBroker();
     const paths: string[] = [];
     for (let seq = 0; seq < 20; seq += 1) {
       paths.push((await sendWithFallback(producer, topic, { value: { seq }, key: 'k' })).path);
@@ -42,7 +42,7 @@ describe('with the real broker stopped and restarted', () => {
     expect(paths.every((path) => path === 'fallback')).toBe(true);
     expect(await raw.llen(fallbackListKey(topic))).toBe(20);
 
-    await ensureKafkaBroker();
+    await outages.startBroker();
     const [result] = await drainFallback(producer, topic);
 
     expect(result).toMatchObject({ sent: 20, remaining: 0 });
@@ -59,8 +59,8 @@ describe('with the real broker stopped and restarted', () => {
     const { kafka } = services();
     await kafka?.send(topic, { value: { before: true } });
 
-    await stopKafkaBroker();
-    await ensureKafkaBroker();
+    await outages.stopBroker();
+    await outages.startBroker();
     await kafka?.send(topic, { value: { after: true } });
 
     expect(await countMessages(stack.kafkaBrokers, topic)).toBe(2);
@@ -72,7 +72,7 @@ describe('with the Upstash gateway stopped', () => {
     const cache = services();
     const key = keys.key('profile');
 
-    await stopGateway();
+    await outages.stopGateway();
     expect(await cacheWithFallback(cache, key, { name: 'Asha' }, 600)).toBe('memory');
     expect(await getWithFallback(cache, key)).toEqual({
       value: { name: 'Asha' },
@@ -80,7 +80,7 @@ describe('with the Upstash gateway stopped', () => {
     });
     expect(cache.redis?.isConnected()).toBe(false);
 
-    await ensureGateway(stack);
+    await outages.startGateway();
     expect(await cacheWithFallback(cache, key, { name: 'Asha B.' }, 600)).toBe('redis');
     expect(await getWithFallback(cache, key)).toEqual({
       value: { name: 'Asha B.' },

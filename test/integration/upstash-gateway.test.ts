@@ -1,18 +1,17 @@
 /**
  * The local Upstash gateway, specified through the real `@upstash/redis` client against a real
  * redis-server: everything the client does against Upstash must work the same here.
- *
- * Run: NARAD_STACK=external npx vitest run --project stack test/integration/upstash-gateway.test.ts
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis, type RedisConfigNodejs } from '@upstash/redis';
 import fc from 'fast-check';
 import { Redis as IORedis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startUpstashGateway, type UpstashGateway } from '../../local/upstash-gateway/server.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// The tests' own redis-server (test/support/test-stack.ts); this file starts gateways on it.
+const REDIS_URL = inject('stack').redisUrl;
 const TOKEN = `test-token-${randomUUID()}`;
 const TWO_POW_53 = 2 ** 53;
 

@@ -7,58 +7,61 @@ import {
   startMskBridge,
 } from '../../local/msk-bridge/index.ts';
 import { httpAnswers, startOffline } from '../../local/offline.ts';
-import { ensureStack, type StackEndpoints, stackEndpoints } from '../../local/stack.ts';
+import type { StackEndpoints } from '../../local/stack.ts';
 import { startUserSource } from '../../local/user-source.ts';
+import { startTestStack, testPortBase, testPorts } from './test-stack.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     stack: StackEndpoints;
-    /** serverless offline serving this checkout's functions against the local stack. */
+    /** NARAD_TEST_PORT_BASE of this run: test-stack.ts derives every port and folder from it. */
+    portBase: number;
+    /** serverless offline serving this checkout's functions against the test stack. */
     apiUrl: string;
     /** The stand-in user service behind GET /users/{userId}. */
     userSourceUrl: string;
   }
 }
 
-const E2E_HTTP_PORT = Number(process.env.E2E_HTTP_PORT ?? 3100);
-const USER_SOURCE_PORT = E2E_HTTP_PORT + 90;
+/** The environment of a serverless offline (or any copy of the app) on the test stack. */
+export const appEnv = (stack: StackEndpoints, userSourceUrl: string): NodeJS.ProcessEnv => ({
+  NODE_ENV: 'development',
+  KAFKA_BROKERS: stack.kafkaBrokers,
+  UPSTASH_REDIS_REST_URL: stack.upstashUrl,
+  UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
+  USER_SOURCE_URL: userSourceUrl,
+});
 
 /**
- * Brings up the local stack and one `serverless offline` for the tests that need real
- * servers and, afterwards, stops what it started (nothing it found running).
- * NARAD_STACK=external trusts that the servers are already there.
+ * Brings up the tests' own stack (test-stack.ts) and one `serverless offline` with the MSK
+ * bridge for the tests that need real servers; afterwards removes what it started. Both
+ * vitest projects that need servers run this setup; the second finds everything running.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = performance.now();
-  const stack =
-    process.env.NARAD_STACK === 'external'
-      ? { endpoints: stackEndpoints(), started: [], stop: async () => undefined }
-      : await ensureStack();
-  const apiUrl = `http://127.0.0.1:${E2E_HTTP_PORT}`;
-  const userSourceUrl = `http://127.0.0.1:${USER_SOURCE_PORT}`;
+  const base = testPortBase();
+  const ports = testPorts(base);
+  const stack = await startTestStack(base, { keep: process.env.NARAD_STACK === 'keep' });
+  const { endpoints } = stack.plan;
+  const apiUrl = `http://127.0.0.1:${ports.offline}`;
+  const userSourceUrl = `http://127.0.0.1:${ports.userSource}`;
   const userSource = (await httpAnswers(`${userSourceUrl}/__calls/x`))
     ? undefined
-    : await startUserSource(USER_SOURCE_PORT);
+    : await startUserSource(ports.userSource);
   const offline = (await httpAnswers(apiUrl))
     ? undefined
     : await startOffline({
-        httpPort: E2E_HTTP_PORT,
-        lambdaPort: E2E_HTTP_PORT + 2,
-        env: {
-          NODE_ENV: 'development',
-          KAFKA_BROKERS: stack.endpoints.kafkaBrokers,
-          UPSTASH_REDIS_REST_URL: stack.endpoints.upstashUrl,
-          UPSTASH_REDIS_REST_TOKEN: stack.endpoints.upstashToken,
-          USER_SOURCE_URL: userSourceUrl,
-        },
+        httpPort: ports.offline,
+        lambdaPort: ports.offline + 2,
+        env: { ...appEnv(endpoints, userSourceUrl), ESBUILD_WORK_FOLDER: `.esbuild-tests-${base}` },
       });
-  // The MSK event-source mappings of serverless.yml, played against the local broker; only
+  // The MSK event-source mappings of serverless.yml, played against the test broker; only
   // beside an offline this setup started (a reused one comes with its own bridge).
   const bridge = offline
     ? await startMskBridge({
-        brokers: stack.endpoints.kafkaBrokers,
-        // TRIM_HORIZON: a brand-new consumer group (a fresh broker in CI) must not skip what a
-        // test produces in the moment between joining and looking up the latest offsets.
+        brokers: endpoints.kafkaBrokers,
+        // TRIM_HORIZON: a brand-new consumer group (a fresh broker) must not skip what a test
+        // produces in the moment between joining and looking up the latest offsets.
         mappings: await loadMappingsFromServerless(join(import.meta.dirname, '..', '..'), {
           env: { ...process.env, KAFKA_STARTING_POSITION: 'TRIM_HORIZON' },
         }),
@@ -69,9 +72,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const startedHere = [...stack.started, ...(offline ? ['serverless-offline', 'msk-bridge'] : [])];
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
-    `[${project.name}] local stack ready in ${seconds} s (${startedHere.length ? `started ${startedHere.join(', ')}` : 'all reused'})`,
+    `[${project.name}] test stack on NARAD_TEST_PORT_BASE=${base} ready in ${seconds} s (${startedHere.length ? `started ${startedHere.join(', ')}` : 'all reused'})`,
   );
-  project.provide('stack', stack.endpoints);
+  project.provide('stack', endpoints);
+  project.provide('portBase', base);
   project.provide('apiUrl', apiUrl);
   project.provide('userSourceUrl', userSourceUrl);
   return async () => {
