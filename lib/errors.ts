@@ -59,6 +59,16 @@ export class KafkaUnavailableError extends KafkaSendError {
   override name = 'KafkaUnavailableError';
 }
 
+/**
+ * The send was handed to the brokers but not acknowledged within the time the invocation had
+ * left. Ambiguous: the brokers may have appended it. Treated as unavailable (the message is
+ * parked in the fallback list, so it is never lost); should both copies arrive, the consumers
+ * de-duplicate by the message's business key (orderId, eventId).
+ */
+export class KafkaDeliveryUnknownError extends KafkaUnavailableError {
+  override name = 'KafkaDeliveryUnknownError';
+}
+
 /** The brokers rejected our credentials (SASL). Retrying will not help; fix the secret. */
 export class KafkaAuthenticationError extends KafkaSendError {
   override name = 'KafkaAuthenticationError';

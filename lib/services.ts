@@ -22,7 +22,7 @@ const kafkaOf = (config: Config, kafkaClient: Kafka | undefined): KafkaService |
     return createKafkaService(kafkaClient, {
       idempotent: true,
       allowAutoTopicCreation: config.kafka.allowAutoTopicCreation,
-      retries: config.kafka.retry.retries,
+      retry: config.kafka.retry,
     });
   }
   if (config.embedded.kafka) return createEmbeddedKafkaService(embeddedKafka(config.embedded).log);

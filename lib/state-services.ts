@@ -19,9 +19,13 @@ export interface StateServices {
 
 /** The Redis service `config` asks for: Upstash over HTTP, the embedded store, or none. */
 const redisServiceOf = (config: Config): RedisService | undefined => {
-  if (config.redis) return createRedisService(createRedisClient(config.redis));
-  if (config.embedded.redis)
-    return createRedisService(new Redis(embeddedRequester(embeddedKeyspace())));
+  if (config.redis) return createRedisService(createRedisClient(config.redis), config.redis);
+  if (config.embedded.redis) {
+    // In memory: a request takes microseconds, so nothing needs keeping back for it.
+    return createRedisService(new Redis(embeddedRequester(embeddedKeyspace())), {
+      requestTimeoutMs: 0,
+    });
+  }
   return undefined;
 };
 

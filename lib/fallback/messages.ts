@@ -50,7 +50,9 @@ const notAccepted = (topic: string, kafkaProblem: string, redisProblem: string, 
  * Sends to Kafka; while Kafka is unreachable (or not configured), LPUSHes the messages to
  * `kafka_fallback:<topic>` for `drainFallback` to replay, in one request and in order. Only an
  * outage falls back: a message Kafka refuses (too large, not authorized) would be refused again
- * on replay, so that error is the caller's.
+ * on replay, so that error is the caller's. A send that was not acknowledged in the time the
+ * invocation had left (KafkaDeliveryUnknownError) is parked too: it may be in Kafka already,
+ * but a copy too many is de-duplicated by the consumers, a message lost is not recoverable.
  * @throws MessageNotAcceptedError when neither Kafka nor Redis took the messages.
  */
 export const sendWithFallback = async (
@@ -66,7 +68,13 @@ export const sendWithFallback = async (
     try {
       return {
         path: 'kafka',
-        result: await kafka.send(topic, messages, { ...options, correlationId }),
+        // Keep back what the fallback write may take, so a send that hangs still leaves time
+        // to park the messages before the invocation's deadline.
+        result: await kafka.send(topic, messages, {
+          ...options,
+          correlationId,
+          reserveMs: redis?.requestTimeoutMs ?? 0,
+        }),
       };
     } catch (error) {
       if (!(error instanceof KafkaUnavailableError)) throw error;

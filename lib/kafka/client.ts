@@ -37,23 +37,33 @@ export interface KafkaClientOptions {
 }
 
 /**
+ * The options kafkajs gets for `config`: the profile's timeouts, retries and auth. kafkajs
+ * spells its retry options `initialRetryTime`/`retries`; the object is built here as a literal
+ * of kafkajs's own type, so a misspelt option is a compile error instead of a silent default.
+ */
+export const kafkaJsConfig = (
+  config: KafkaConfig,
+  options: KafkaClientOptions = {},
+): KafkaJsConfig => ({
+  clientId: config.clientId,
+  brokers:
+    config.mskClusterArn === undefined
+      ? config.brokers
+      : () => discoverBrokers(config, options.discovery),
+  ssl: config.ssl,
+  sasl: saslOptionsOf(config),
+  connectionTimeout: config.connectionTimeoutMs,
+  authenticationTimeout: config.connectionTimeoutMs,
+  requestTimeout: config.requestTimeoutMs,
+  retry: { initialRetryTime: config.retry.initialRetryTimeMs, retries: config.retry.retries },
+  logLevel: logLevel.WARN,
+  logCreator: kafkaLogCreator,
+  socketFactory: options.socketFactory ?? unrefSocketFactory,
+});
+
+/**
  * A kafkajs client with the profile's timeouts, retries and auth. Creating it opens nothing;
  * with MSK_CLUSTER_ARN the brokers are discovered on first connection, not at import time.
  */
 export const createKafkaClient = (config: KafkaConfig, options: KafkaClientOptions = {}): Kafka =>
-  new Kafka({
-    clientId: config.clientId,
-    brokers:
-      config.mskClusterArn === undefined
-        ? config.brokers
-        : () => discoverBrokers(config, options.discovery),
-    ssl: config.ssl,
-    sasl: saslOptionsOf(config),
-    connectionTimeout: config.connectionTimeoutMs,
-    authenticationTimeout: config.connectionTimeoutMs,
-    requestTimeout: config.requestTimeoutMs,
-    retry: config.retry,
-    logLevel: logLevel.WARN,
-    logCreator: kafkaLogCreator,
-    socketFactory: options.socketFactory ?? unrefSocketFactory,
-  });
+  new Kafka(kafkaJsConfig(config, options));

@@ -63,7 +63,8 @@ export const classifyKafkaError = (error: unknown, topic: string): KafkaSendErro
   if (
     has(
       (e) =>
-        UNAVAILABLE.has(e.name) || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|disconnected/i.test(e.message),
+        UNAVAILABLE.has(e.name) ||
+        /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|disconnected|not connected/i.test(e.message),
     )
   ) {
     return new KafkaUnavailableError(

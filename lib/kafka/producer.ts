@@ -7,7 +7,8 @@ import {
   type Producer,
   type RecordMetadata,
 } from 'kafkajs';
-import { KafkaUnavailableError, ValidationError } from '../errors.ts';
+import { budgetMs } from '../deadline.ts';
+import { KafkaDeliveryUnknownError, KafkaUnavailableError, ValidationError } from '../errors.ts';
 import { classifyKafkaError } from './errors.ts';
 
 export const CORRELATION_ID_HEADER = 'x-correlation-id';
@@ -26,6 +27,11 @@ export interface SendOptions {
   headers?: Record<string, string>;
   /** Carried as the `x-correlation-id` header; a new one is made when absent. */
   correlationId?: string;
+  /**
+   * Time to keep back from the invocation's deadline for what the caller must do after a failed
+   * send (sendWithFallback: the fallback write). The send gives up in time for it.
+   */
+  reserveMs?: number;
 }
 
 export interface SendResult {
@@ -108,7 +114,8 @@ export interface ProducerSettings {
   /** The design's acks=all + idempotence; turned off only where the cluster forbids it. */
   idempotent: boolean;
   allowAutoTopicCreation: boolean;
-  retries: number;
+  /** The profile's retry settings, for the producer's sends (the client has its own for connecting). */
+  retry: { initialRetryTimeMs: number; retries: number };
   /**
    * After Kafka proved unreachable, how long sends fail at once instead of waiting out the
    * retries again: during an outage every request would otherwise pay that wait before its
@@ -140,7 +147,10 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
         createPartitioner: Partitioners.DefaultPartitioner,
         idempotent: settings.idempotent,
         allowAutoTopicCreation: settings.allowAutoTopicCreation,
-        retry: { retries: settings.retries },
+        retry: {
+          initialRetryTime: settings.retry.initialRetryTimeMs,
+          retries: settings.retry.retries,
+        },
       });
       created.on(created.events.CONNECT, () => {
         connected = true;
@@ -171,6 +181,47 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
     return failure;
   };
 
+  /**
+   * Runs one attempt within what is left of the invocation (deadline.ts), less the caller's
+   * reserve. Past that the attempt is abandoned: as unreachable while no connection was made
+   * (nothing can have been sent), as KafkaDeliveryUnknownError once the records were handed to
+   * a connected producer (the brokers may have appended them). The abandoned producer is reset
+   * so the next send starts from fresh connections.
+   */
+  const withinBudget = async <T>(
+    topic: string,
+    reserveMs: number,
+    attempt: (progress: { connected: boolean }) => Promise<T>,
+  ): Promise<T> => {
+    const progress = { connected: false };
+    const budget = budgetMs(Number.POSITIVE_INFINITY, reserveMs);
+    if (!Number.isFinite(budget)) return attempt(progress);
+    const running = attempt(progress);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        running.catch(() => undefined);
+        void reset();
+        reject(
+          progress.connected
+            ? new KafkaDeliveryUnknownError(
+                `Kafka did not acknowledge the send to "${topic}" within the ${budget} ms the invocation had left; the brokers may have appended it (check that they are healthy)`,
+                topic,
+              )
+            : new KafkaUnavailableError(
+                `Kafka could not be reached within the ${budget} ms the invocation had left (check KAFKA_BROKERS / MSK_CLUSTER_ARN, the security groups, and that the brokers are up)`,
+                topic,
+              ),
+        );
+      }, budget);
+    });
+    try {
+      return await Promise.race([running, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   return {
     async send(topic, input, options = {}) {
       const correlationId = options.correlationId ?? randomUUID();
@@ -182,11 +233,15 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
           topic,
         );
       }
-      const attempt = async () => {
-        const records = await (await connect()).send({ topic, messages, acks: -1 });
-        unreachableSince = undefined;
-        return summarize(topic, list.length, correlationId, records);
-      };
+      const reserveMs = options.reserveMs ?? 0;
+      const attempt = () =>
+        withinBudget(topic, reserveMs, async (progress) => {
+          const connected = await connect();
+          progress.connected = true;
+          const records = await connected.send({ topic, messages, acks: -1 });
+          unreachableSince = undefined;
+          return summarize(topic, list.length, correlationId, records);
+        });
       const warm = producer !== undefined;
       try {
         return await attempt();
@@ -194,7 +249,15 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
         const failure = classifyKafkaError(first, topic);
         // A warm producer's dropped connection looks like an outage; one fresh producer tells
         // the two apart. A cold one just failed to connect: retrying would only double the wait.
-        if (!(failure instanceof KafkaUnavailableError) || !warm) throw noteFailure(first, topic);
+        // An attempt that ran out of time is not retried: there is no time left for it.
+        if (
+          !(failure instanceof KafkaUnavailableError) ||
+          failure instanceof KafkaDeliveryUnknownError ||
+          !warm ||
+          budgetMs(Number.POSITIVE_INFINITY, reserveMs) === 0
+        ) {
+          throw noteFailure(first, topic);
+        }
         await reset();
         try {
           return await attempt();

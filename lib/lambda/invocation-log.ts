@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import { withDeadline } from '../deadline.ts';
 import { loggableError, logger } from '../log.ts';
 
 export type LogFields = Record<string, unknown>;
@@ -34,7 +35,8 @@ const takeColdStart = (): boolean => {
  * Runs one invocation and writes exactly one `invocation` line for it: the keys and fields, the
  * outcome `outcomeOf` reads from the result, `duration_ms` and `cold_start`. A throw becomes an
  * error-level line carrying the error, and is rethrown. The keys are removed from the logger
- * afterwards, so nothing leaks into the next invocation of the container.
+ * afterwards, so nothing leaks into the next invocation of the container. `run` works under the
+ * invocation's deadline (deadline.ts), so its network calls end before Lambda's timeout.
  */
 export const withInvocationLog = async <R>(
   { context, keys, fields = {} }: InvocationLogOptions,
@@ -59,7 +61,7 @@ export const withInvocationLog = async <R>(
       error === undefined ? {} : { error },
     );
   try {
-    const result = await run();
+    const result = await withDeadline(context, run);
     write(outcomeOf(result));
     return result;
   } catch (thrown) {

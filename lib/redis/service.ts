@@ -19,13 +19,18 @@ export interface RedisService {
   healthCheck(): Promise<RedisHealth>;
   /** What the last call found: true after a success, false after the endpoint was unreachable. */
   isConnected(): boolean;
+  /** The longest one request may take: what a caller keeps back for a write it must still make. */
+  requestTimeoutMs: number;
 }
 
 /**
  * The Redis service of one container. Every call fails with RedisUnavailableError (reach) or
  * RedisCommandError (refusal): never swallowed, so a fallback above it can take over.
  */
-export const createRedisService = (client: Redis): RedisService => {
+export const createRedisService = (
+  client: Redis,
+  { requestTimeoutMs }: { requestTimeoutMs: number },
+): RedisService => {
   let connected = false;
   const run = async <T>(call: () => Promise<T>): Promise<T> => {
     try {
@@ -56,6 +61,7 @@ export const createRedisService = (client: Redis): RedisService => {
       return health;
     },
     isConnected: () => connected,
+    requestTimeoutMs,
   };
 };
 

@@ -63,7 +63,7 @@ const serviceFor = (
   const service = createKafkaService(createKafkaClient(config, { socketFactory }), {
     idempotent: true,
     allowAutoTopicCreation: true,
-    retries: config.retry.retries,
+    retry: config.retry,
     ...settings,
   });
   services.push(service);
@@ -195,12 +195,11 @@ describe('during a Kafka outage', () => {
     await expect(kafka.send('anything', { value: 1 })).rejects.toThrowError(KafkaUnavailableError);
     const attemptsAfterFirst = sockets.sockets.length;
 
-    const started = performance.now();
     const paused = await kafka.send('anything', { value: 2 }).catch((e: unknown) => e);
 
+    // Failed without trying: no new connection attempt was made.
     expect(paused).toBeInstanceOf(KafkaUnavailableError);
     expect((paused as Error).message).toMatch(/not waiting on it again for 2000 ms/);
-    expect(performance.now() - started).toBeLessThan(50);
     expect(sockets.sockets.length).toBe(attemptsAfterFirst);
 
     clock += 2_000;

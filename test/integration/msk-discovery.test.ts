@@ -127,7 +127,7 @@ describe('MSK bootstrap-broker discovery with @aws-sdk/client-kafka', () => {
     const kafka = createKafkaService(createKafkaClient(config, { discovery: discovery() }), {
       idempotent: true,
       allowAutoTopicCreation: true,
-      retries: 3,
+      retry: { initialRetryTimeMs: 100, retries: 3 },
     });
     try {
       await kafka.send(topic, { value: { discovered: true } });

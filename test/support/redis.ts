@@ -22,7 +22,10 @@ export const redisConfig = (
 export const redisServiceFor = (
   stack: StackEndpoints,
   overrides: Partial<RedisConfig> = {},
-): RedisService => createRedisService(createRedisClient(redisConfig(stack, overrides)));
+): RedisService => {
+  const config = redisConfig(stack, overrides);
+  return createRedisService(createRedisClient(config), config);
+};
 
 /** A plain client on the real Redis, for preparing and checking what a test expects. */
 export const inspector = (stack: StackEndpoints): Redis =>

@@ -1,6 +1,18 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, profileOf } from '../../lib/config.ts';
+import { parse } from 'yaml';
+import { loadConfig, profileDefaults, profileOf } from '../../lib/config.ts';
+import { ANSWER_RESERVE_MS } from '../../lib/deadline.ts';
 import { ConfigError } from '../../lib/errors.ts';
+
+/** A function's timeout as serverless.yml deploys it (its own, else the provider's). */
+const functionTimeoutSeconds = (name: string): number => {
+  const serverless = parse(
+    readFileSync(join(import.meta.dirname, '..', '..', 'serverless.yml'), 'utf8'),
+  ) as { provider: { timeout: number }; functions: Record<string, { timeout?: number }> };
+  return serverless.functions[name]?.timeout ?? serverless.provider.timeout;
+};
 
 const LOCAL = {
   KAFKA_BROKERS: '127.0.0.1:9092',
@@ -40,7 +52,7 @@ describe('profiles', () => {
     expect(profileOf({ STAGE: 'production' })).toBe('production');
   });
 
-  it('gives development fast failure: 3 s connection timeout, 100 ms x3 retries, auto-created topics', () => {
+  it('gives development fast failure: 3 s connection, 5 s request timeouts, 100 ms x3 retries, auto-created topics', () => {
     const { kafka, redis, stage } = loadConfig(LOCAL);
     expect(stage).toBe('dev');
     expect(kafka).toMatchObject({
@@ -49,24 +61,44 @@ describe('profiles', () => {
       ssl: false,
       sasl: undefined,
       connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 5_000,
       retry: { initialRetryTimeMs: 100, retries: 3 },
       allowAutoTopicCreation: true,
     });
-    expect(redis).toMatchObject({ url: LOCAL.UPSTASH_REDIS_REST_URL, requestTimeoutMs: 1_000 });
+    expect(redis).toMatchObject({ url: LOCAL.UPSTASH_REDIS_REST_URL, requestTimeoutMs: 3_000 });
   });
 
-  it('gives production patience: 10 s connection timeout, 300 ms x8 retries, no auto-created topics', () => {
+  it('gives production patience within the functions timeout: 300 ms x8 retries, no auto-created topics', () => {
     const { profile, stage, kafka } = loadConfig(PRODUCTION);
     expect(profile).toBe('production');
     expect(stage).toBe('prod');
     expect(kafka).toMatchObject({
       ssl: true,
       sasl: { mechanism: 'scram-sha-512', username: 'narad' },
-      connectionTimeoutMs: 10_000,
+      connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 5_000,
       retry: { initialRetryTimeMs: 300, retries: 8 },
       allowAutoTopicCreation: false,
     });
   });
+
+  it.each(['development', 'production'] as const)(
+    'fits a %s Kafka connection attempt, the fallback write and the answer inside the producers timeout',
+    (profile) => {
+      const settings = profileDefaults(profile);
+      const producerTimeoutMs = Math.min(
+        ...['createOrder', 'trackEvents'].map((name) => functionTimeoutSeconds(name) * 1000),
+      );
+
+      const worstCase =
+        settings.connectionTimeoutMs + settings.redisRequestTimeoutMs + ANSWER_RESERVE_MS;
+
+      expect(worstCase).toBeLessThan(producerTimeoutMs);
+      expect(settings.requestTimeoutMs + settings.redisRequestTimeoutMs).toBeLessThan(
+        producerTimeoutMs,
+      );
+    },
+  );
 
   it('leaves Kafka and Redis unconfigured in development when their variables are absent', () => {
     const config = loadConfig({});

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ANSWER_RESERVE_MS, budgetMs, hasDeadline, withDeadline } from '../../lib/deadline.ts';
+
+const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs });
+
+describe('the invocation deadline', () => {
+  it('gives a call its own limit when no invocation deadline is set', () => {
+    expect(hasDeadline()).toBe(false);
+    expect(budgetMs(3_000)).toBe(3_000);
+    expect(budgetMs(Number.POSITIVE_INFINITY, 500)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('cuts a call to what is left of the invocation, less the answer reserve and what must follow', async () => {
+    const budgets = await withDeadline(context(10_000), async () => ({
+      capped: budgetMs(3_000),
+      uncapped: budgetMs(Number.POSITIVE_INFINITY),
+      withFallback: budgetMs(Number.POSITIVE_INFINITY, 3_000),
+    }));
+
+    expect(budgets.capped).toBe(3_000);
+    expect(budgets.uncapped).toBeLessThanOrEqual(10_000 - ANSWER_RESERVE_MS);
+    expect(budgets.uncapped).toBeGreaterThan(10_000 - ANSWER_RESERVE_MS - 1_000);
+    expect(budgets.withFallback).toBeLessThanOrEqual(10_000 - ANSWER_RESERVE_MS - 3_000);
+  });
+
+  it('never answers a negative budget once the time is used up', async () => {
+    expect(await withDeadline(context(100), async () => budgetMs(5_000, 1_000))).toBe(0);
+  });
+
+  it('keeps the deadlines of invocations running side by side apart', async () => {
+    const [short, long] = await Promise.all([
+      withDeadline(context(2_000), async () => {
+        await Promise.resolve();
+        return budgetMs(Number.POSITIVE_INFINITY);
+      }),
+      withDeadline(context(60_000), async () => {
+        await Promise.resolve();
+        return budgetMs(Number.POSITIVE_INFINITY);
+      }),
+    ]);
+
+    expect(short).toBeLessThanOrEqual(2_000);
+    expect(long).toBeGreaterThan(50_000);
+  });
+});
