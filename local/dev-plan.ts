@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { Socket } from 'node:net';
+import { Kafka, logLevel } from 'kafkajs';
 
 /**
  * What `npm start` runs for Kafka and for Redis: a server given in the environment, the local
@@ -14,6 +15,12 @@ export type PartPlan =
 export interface Probes {
   /** True when something accepts TCP connections at every `host:port`. */
   tcpAnswers(hostPorts: string[]): Promise<boolean>;
+  /**
+   * Undefined when the brokers answer a Kafka metadata request within seconds; otherwise why
+   * not ("does not answer" when nothing accepts connections, "accepts connections but ..."
+   * for a broker that hangs).
+   */
+  kafkaProblem(hostPorts: string[]): Promise<string | undefined>;
   /** True when something answers HTTP at `url` (any status). */
   httpAnswers(url: string): Promise<boolean>;
   /** True when `command` is on the PATH. */
@@ -33,9 +40,45 @@ const tcpAnswer = (hostPort: string, timeoutMs: number): Promise<boolean> =>
     socket.connect(Number(port), host, () => done(true));
   });
 
+const KAFKA_PROBE_MS = 3_000;
+
+/** One metadata request (describeCluster), no retries, given up after KAFKA_PROBE_MS. */
+const kafkaDescribes = async (hostPorts: string[]): Promise<boolean> => {
+  const admin = new Kafka({
+    clientId: 'narad-dev-probe',
+    brokers: hostPorts,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1_000,
+    requestTimeout: KAFKA_PROBE_MS,
+    retry: { retries: 0 },
+  }).admin();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), KAFKA_PROBE_MS);
+  });
+  const asked = (async () => {
+    await admin.connect();
+    return (await admin.describeCluster()).brokers.length > 0;
+  })().catch(() => false);
+  try {
+    return await Promise.race([asked, timedOut]);
+  } finally {
+    clearTimeout(timer);
+    void admin.disconnect().catch(() => undefined);
+  }
+};
+
+const tcpAnswersAll = async (hostPorts: string[]) =>
+  (await Promise.all(hostPorts.map((one) => tcpAnswer(one, 1_000)))).every(Boolean);
+
 export const realProbes: Probes = {
-  tcpAnswers: async (hostPorts) =>
-    (await Promise.all(hostPorts.map((one) => tcpAnswer(one, 1_000)))).every(Boolean),
+  tcpAnswers: tcpAnswersAll,
+  async kafkaProblem(hostPorts) {
+    if (!(await tcpAnswersAll(hostPorts))) return 'does not answer';
+    return (await kafkaDescribes(hostPorts))
+      ? undefined
+      : `accepts connections but does not answer Kafka requests within ${KAFKA_PROBE_MS / 1000} s (a hung broker, or not Kafka)`;
+  },
   async httpAnswers(url) {
     try {
       const response = await fetch(url, { signal: AbortSignal.timeout(1_500) });
@@ -67,11 +110,18 @@ export const planKafka = async (
     return { mode: 'embedded', reason: 'NARAD_EMBEDDED asks for it' };
   const brokers = env.KAFKA_BROKERS?.trim();
   if (brokers && brokers !== localBrokers) {
-    return (await probes.tcpAnswers(brokers.split(',').map((one) => one.trim())))
+    const problem = await probes.kafkaProblem(brokers.split(',').map((one) => one.trim()));
+    return problem === undefined
       ? { mode: 'external', address: brokers }
-      : { mode: 'embedded', reason: `KAFKA_BROKERS=${brokers} does not answer` };
+      : { mode: 'embedded', reason: `KAFKA_BROKERS=${brokers} ${problem}` };
   }
-  if (await probes.tcpAnswers([localBrokers])) return { mode: 'local' };
+  if (await probes.tcpAnswers([localBrokers])) {
+    // Something holds the local broker's port: it must be a broker that answers.
+    const problem = await probes.kafkaProblem([localBrokers]);
+    return problem === undefined
+      ? { mode: 'local' }
+      : { mode: 'embedded', reason: `the local broker on ${localBrokers} ${problem}` };
+  }
   if (probes.hasCommand('java') && probes.hasCommand('mvn')) return { mode: 'local' };
   return {
     mode: 'embedded',

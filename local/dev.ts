@@ -67,6 +67,22 @@ const ensureUserSource = async (configured: string | undefined) => {
   return started;
 };
 
+/**
+ * What this command started, newest last: stopped in reverse order on every way out (Ctrl-C,
+ * offline exiting, a failure half way through the start), so nothing it started outlives it.
+ */
+const started: Array<{ name: string; stop: () => Promise<unknown> }> = [];
+const stopStarted = async () => {
+  for (const { name, stop } of started.reverse()) {
+    await stop().catch((error: unknown) =>
+      console.error(
+        `dev: could not stop ${name}: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
+  }
+  started.length = 0;
+};
+
 const main = async () => {
   const plan = devStackPlan();
   const local = plan.endpoints;
@@ -87,10 +103,12 @@ const main = async () => {
   }
 
   const userSource = await ensureUserSource(process.env.USER_SOURCE_URL);
+  if (userSource) started.push({ name: 'the demo user service', stop: () => userSource.close() });
   const stack = await ensureStack(plan, {
     kafka: kafkaPlan.mode === 'local',
     redis: redisPlan.mode === 'local',
   });
+  started.push({ name: 'the local stack', stop: stack.stop });
   if (stack.started.length > 0) console.log(`dev: started ${stack.started.join(', ')}`);
   const brokers = kafkaPlan.mode === 'external' ? kafkaPlan.address : local.kafkaBrokers;
   const mappings = await loadMappingsFromServerless(ROOT);
@@ -114,6 +132,7 @@ const main = async () => {
     },
     onOutput: (text) => process.stdout.write(text.replace(/^(?=.)/gm, '[offline] ')),
   });
+  started.push({ name: 'serverless offline', stop: offline.stop });
   // Embedded Redis is private to this process: a consumer group shared with another copy of
   // the app (a second npm start, the tests) would hand records to the copy that cannot see
   // their state. A group of its own per run reads only what is produced while it runs.
@@ -133,6 +152,7 @@ const main = async () => {
           invoke: offlineInvoker({ lambdaUrl }),
           log: consoleLog(process.env.MSK_BRIDGE_DEBUG ? 'debug' : 'info'),
         });
+  if (bridge) started.push({ name: 'the msk bridge', stop: bridge.stop });
   for (const mapping of bridgeMappings) {
     console.log(
       bridge
@@ -141,24 +161,24 @@ const main = async () => {
     );
   }
   console.log(`dev: API on ${offline.url} — try: curl ${offline.url}/health`);
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`dev: ${signal}, stopping what this command started...`);
-    await bridge?.stop();
-    await offline.stop();
-    await userSource?.close();
-    await stack.stop();
-    process.exit(0);
-  };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
   offline.process.once('exit', () => void shutdown('serverless offline exited'));
 };
 
-main().catch((error: unknown) => {
+let stopping = false;
+const shutdown = async (why: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`dev: ${why}, stopping what this command started...`);
+  await stopStarted();
+  process.exit(0);
+};
+// From the first moment: a Ctrl-C while the stack is still starting stops what already runs.
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+main().catch(async (error: unknown) => {
   console.error(`dev: could not start: ${error instanceof Error ? error.message : String(error)}`);
+  stopping = true;
+  await stopStarted();
   process.exit(1);
 });

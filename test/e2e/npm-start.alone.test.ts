@@ -1,18 +1,27 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isPidAlive } from '../../local/pids.ts';
-import { waitUntil } from '../../local/processes.ts';
+import { isPidAlive, isPortOpen } from '../../local/pids.ts';
+import { stopByPidFile, waitUntil } from '../../local/processes.ts';
 import { api } from '../support/api.ts';
+import { startHungBroker } from '../support/hung-broker.ts';
+import { testPorts } from '../support/test-stack.ts';
 import { eventually } from '../support/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const stack = inject('stack');
+/** Each scenario's npm start serves on its own ports (HTTP, and its Lambda endpoint at +2). */
+const firstPort = testPorts(inject('portBase')).ownApps;
 const CLOSED_KAFKA = '127.0.0.1:1';
 const CLOSED_UPSTASH = 'http://127.0.0.1:2';
+/** Accepts connections and never answers: npm start must treat it as it treats a closed port. */
+const hungBroker = await startHungBroker();
+afterAll(() => hungBroker.close());
 
 /** Every live descendant of `pid`, from /proc (what a terminal's Ctrl-C should take down). */
 const descendantsOf = (pid: number): number[] => {
@@ -45,6 +54,8 @@ interface Scenario {
   env: NodeJS.ProcessEnv;
   /** What /health must say is embedded. */
   embedded: string[];
+  /** The line in which npm start must say why it embedded a part. */
+  why?: RegExp;
 }
 
 // The variables point at the real stack or at closed ports: npm start must take what answers
@@ -52,7 +63,7 @@ interface Scenario {
 const scenarios: Scenario[] = [
   {
     name: 'with the real stack',
-    port: 3600,
+    port: firstPort + 0,
     env: {
       KAFKA_BROKERS: stack.kafkaBrokers,
       UPSTASH_REDIS_REST_URL: stack.upstashUrl,
@@ -62,29 +73,30 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'with no Kafka and no Redis reachable (embedded mode)',
-    port: 3610,
+    port: firstPort + 10,
     env: { KAFKA_BROKERS: CLOSED_KAFKA, UPSTASH_REDIS_REST_URL: CLOSED_UPSTASH },
     embedded: ['kafka', 'redis'],
   },
   {
     name: 'with the broker but no Redis reachable',
-    port: 3620,
+    port: firstPort + 20,
     env: { KAFKA_BROKERS: stack.kafkaBrokers, UPSTASH_REDIS_REST_URL: CLOSED_UPSTASH },
     embedded: ['redis'],
   },
   {
-    name: 'with Redis but no broker reachable',
-    port: 3630,
+    name: 'with Redis but a broker that hangs (accepts connections, never answers)',
+    port: firstPort + 30,
     env: {
-      KAFKA_BROKERS: CLOSED_KAFKA,
+      KAFKA_BROKERS: hungBroker.address,
       UPSTASH_REDIS_REST_URL: stack.upstashUrl,
       UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
     },
     embedded: ['kafka'],
+    why: /dev: Kafka: EMBEDDED in memory \(KAFKA_BROKERS=127\.0\.0\.1:\d+ accepts connections but does not answer Kafka requests/,
   },
 ];
 
-describe.each(scenarios)('npm start $name', ({ port, env, embedded }) => {
+describe.each(scenarios)('npm start $name', ({ port, env, embedded, why }) => {
   const apiUrl = `http://127.0.0.1:${port}`;
   const workFolder = `.esbuild-npm-start-${port}`;
   let app: ChildProcess;
@@ -133,6 +145,7 @@ describe.each(scenarios)('npm start $name', ({ port, env, embedded }) => {
       else expect(output).not.toMatch(line);
     }
     expect(output.includes('dev: EMBEDDED MODE')).toBe(embedded.length === 2);
+    if (why) expect(output).toMatch(why);
 
     const health = await api(apiUrl, '/health');
 
@@ -203,4 +216,67 @@ describe.each(scenarios)('npm start $name', ({ port, env, embedded }) => {
     );
     expect(output).not.toMatch(/dev: could not start/);
   }, 60_000);
+});
+
+describe('npm start failing half way', () => {
+  it('stops what it had already started, here the Upstash gateway, and exits with the reason', async () => {
+    // A gateway port and a cache dir of its own, so npm start starts a gateway (over the test
+    // Redis) that no one else uses; then serverless offline cannot take its port.
+    const gatewayPort = firstPort + 50;
+    const held = new Set<Socket>();
+    const busyPort = createServer((socket) => {
+      held.add(socket);
+      socket.on('close', () => held.delete(socket));
+    });
+    await new Promise<void>((resolve, reject) => {
+      busyPort.once('error', reject);
+      busyPort.listen(firstPort + 40, '127.0.0.1', resolve);
+    });
+    const cacheDir = await mkdtemp(join(tmpdir(), 'narad-npm-start-'));
+    try {
+      const app = spawn('npm', ['start'], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: {
+          ...process.env,
+          NARAD_EMBEDDED: '',
+          NARAD_CACHE_DIR: cacheDir,
+          HTTP_PORT: String(firstPort + 40),
+          LAMBDA_PORT: String(firstPort + 42),
+          ESBUILD_WORK_FOLDER: '.esbuild-npm-start-failing',
+          KAFKA_BROKERS: stack.kafkaBrokers,
+          UPSTASH_REDIS_REST_URL: '',
+          UPSTASH_GATEWAY_PORT: String(gatewayPort),
+          REDIS_URL: stack.redisUrl,
+          USER_SOURCE_URL: inject('userSourceUrl'),
+        },
+      });
+      let output = '';
+      app.stdout.on('data', (chunk) => (output += chunk));
+      app.stderr.on('data', (chunk) => (output += chunk));
+
+      const code = await new Promise<number | null>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          app.kill('SIGKILL');
+          reject(new Error(`npm start did not exit within 100 s:\n${output}`));
+        }, 100_000);
+        app.once('exit', (exitCode) => {
+          clearTimeout(timer);
+          resolve(exitCode);
+        });
+      });
+
+      expect(output).toMatch(/dev: started upstash-gateway/);
+      expect(output).toMatch(/dev: could not start: serverless offline/);
+      expect(code).toBe(1);
+      expect(await isPortOpen('127.0.0.1', gatewayPort)).toBe(false);
+    } finally {
+      // Should the test fail, the gateway npm start left is stopped here, by its pid file.
+      await stopByPidFile(join(cacheDir, 'run', 'upstash-gateway', 'gateway.pid'), 5_000);
+      for (const socket of held) socket.destroy();
+      await new Promise((resolve) => busyPort.close(resolve));
+      await rm(cacheDir, { recursive: true, force: true });
+      await rm(join(ROOT, '.esbuild-npm-start-failing'), { recursive: true, force: true });
+    }
+  }, 120_000);
 });

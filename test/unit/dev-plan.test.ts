@@ -7,12 +7,22 @@ const LOCAL = { upstashUrl: 'http://127.0.0.1:8079', redisUrl: 'redis://127.0.0.
 /** A machine described by what answers and what is installed. */
 const machine = ({
   answering = [] as string[],
+  hanging = [] as string[],
   installed = [] as string[],
 }: {
   answering?: string[];
+  /** Accept TCP connections but never answer a Kafka request. */
+  hanging?: string[];
   installed?: string[];
 }): Probes => ({
-  tcpAnswers: async (hostPorts) => hostPorts.every((one) => answering.includes(one)),
+  tcpAnswers: async (hostPorts) =>
+    hostPorts.every((one) => answering.includes(one) || hanging.includes(one)),
+  kafkaProblem: async (hostPorts) =>
+    hostPorts.some((one) => hanging.includes(one))
+      ? 'accepts connections but does not answer Kafka requests'
+      : hostPorts.every((one) => answering.includes(one))
+        ? undefined
+        : 'does not answer',
   httpAnswers: async (url) => answering.includes(url),
   hasCommand: (command) => installed.includes(command),
 });
@@ -34,6 +44,31 @@ describe('what npm start runs for Kafka', () => {
       machine({ installed: ['java', 'mvn'] }),
     );
     expect(plan).toEqual({ mode: 'embedded', reason: 'KAFKA_BROKERS=127.0.0.1:1 does not answer' });
+  });
+
+  it('embeds Kafka, and says why, when KAFKA_BROKERS names a broker that hangs', async () => {
+    const plan = await planKafka(
+      { KAFKA_BROKERS: '127.0.0.1:19999' },
+      LOCAL_BROKERS,
+      machine({ hanging: ['127.0.0.1:19999'], installed: ['java', 'mvn'] }),
+    );
+    expect(plan).toEqual({
+      mode: 'embedded',
+      reason:
+        'KAFKA_BROKERS=127.0.0.1:19999 accepts connections but does not answer Kafka requests',
+    });
+  });
+
+  it('embeds Kafka instead of waiting on a local broker port that hangs', async () => {
+    const plan = await planKafka(
+      {},
+      LOCAL_BROKERS,
+      machine({ hanging: [LOCAL_BROKERS], installed: ['java', 'mvn'] }),
+    );
+    expect(plan).toEqual({
+      mode: 'embedded',
+      reason: `the local broker on ${LOCAL_BROKERS} accepts connections but does not answer Kafka requests`,
+    });
   });
 
   it('reuses or starts the local broker when it answers or Java and Maven can run it', async () => {
