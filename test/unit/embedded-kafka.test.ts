@@ -9,7 +9,8 @@ import { EmbeddedKafkaLog } from '../../lib/embedded/kafka-log.ts';
 import { createEmbeddedKafkaService } from '../../lib/embedded/kafka-service.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
-import { batchItemFailures, decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
+import { batchItemFailures } from '../../lib/lambda/batch-response.ts';
+import { decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
 
 const mapping = (overrides: Partial<EmbeddedMapping> = {}): EmbeddedMapping => ({
   functionName: 'narad-services-dev-consumer',
