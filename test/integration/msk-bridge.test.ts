@@ -659,6 +659,63 @@ describe('a partial batch response', () => {
       { type: 'failure', error: { name: 'InvalidBatchResponseError' } },
     ]);
   });
+
+  it('naming the old "topic-partition" key fails the whole batch: every record redelivered, nothing committed, then the on-failure topic', async () => {
+    const topic = await newTopic('old-key');
+    const deadLetters = `${topic}.dlq`;
+    topics.push(deadLetters);
+    await produce(
+      topic,
+      range(0, 6).map((n) => ({ key: `k${n}`, value: { n } })),
+    );
+    const mapping = mappingFor(topic, { maxRetryAttempts: 2, onFailureTopic: deadLetters });
+    const calls: number[][] = [];
+    const committedDuringCalls: Array<number | undefined> = [];
+    const order: string[] = [];
+
+    const bridge = await startBridge(
+      [mapping],
+      {
+        [FUNCTION]: async (event) => {
+          calls.push(offsetsOf(event));
+          committedDuringCalls.push(
+            (await committedOffsets(mapping.consumerGroupId, topic)).get(0),
+          );
+          // The key an earlier version of this project used: Lambda reads only "partition".
+          return {
+            batchItemFailures: [{ itemIdentifier: { 'topic-partition': `${topic}-0`, offset: 2 } }],
+          };
+        },
+      },
+      { onEvent: (event) => order.push(event.type) },
+    );
+    await committedTo(bridge, 0, 6);
+
+    // The first invocation and MaximumRetryAttempts (2) retries, each with the whole batch.
+    expect(calls).toEqual([range(0, 6), range(0, 6), range(0, 6)]);
+    expect(committedDuringCalls).toEqual([-1, -1, -1]);
+    expect(order.filter((type) => type !== 'ready')).toEqual([
+      'invoke',
+      'failure',
+      'invoke',
+      'failure',
+      'invoke',
+      'failure',
+      'skip',
+      'commit',
+    ]);
+    expect(bridge.stats()[mapping.id]).toMatchObject({ partialFailures: 0, skipped: 6 });
+    const letters = (await consumeMessages(stack.kafkaBrokers, deadLetters, 6)).sort(
+      (a, b) => sourceOffset(a.value) - sourceOffset(b.value),
+    );
+    expect(letters.map(({ key }) => key)).toEqual(range(0, 6).map((n) => `k${n}`));
+    expect(letters[0]?.value).toMatchObject({
+      source: { topic, partition: 0, offset: 0 },
+      errorType: 'InvalidBatchResponseError',
+      error: expect.stringMatching(/"topic-partition".*"partition"/),
+      attempts: 3,
+    });
+  });
 });
 
 // --- stopping --------------------------------------------------------------------------------
