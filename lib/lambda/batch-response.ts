@@ -1,8 +1,9 @@
 /**
  * The Kafka partial-batch response (`ReportBatchItemFailures` on an MSK or self-managed Kafka
  * event-source mapping), both ways: what a consumer returns, and what Lambda makes of what a
- * function returned. The form is the one AWS's own libraries emit (Powertools for Python
- * `KafkaItemIdentifier`, the Lambda Rust runtime `KafkaItemIdentifier { partition, offset }`):
+ * function returned. The form is the one AWS's own libraries use (Powertools for Python
+ * `KafkaItemIdentifier` with `EventType.Kafka`; the Lambda Rust runtime's proposed
+ * `KafkaItemIdentifier { partition, offset }`):
  * `{"batchItemFailures": [{"itemIdentifier": {"partition": "<topic>-<partition>", "offset": 15}}]}`,
  * `partition` holding the key of the event's `records`, `offset` an integer.
  */
