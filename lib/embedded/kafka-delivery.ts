@@ -1,7 +1,7 @@
-import { interpretBatchResult } from '../../local/msk-bridge/batch-result.ts';
 import { buildKafkaEvent, toEventRecord, topicPartitionOf } from '../../local/msk-bridge/event.ts';
 import type { KafkaBridgeEvent } from '../../local/msk-bridge/types.ts';
 import { deadLetterOf, deadLetterTopicOf } from '../kafka/dead-letters.ts';
+import { invalidResponseMessage, readKafkaBatchResponse } from '../lambda/batch-response.ts';
 import { loggableError, logger } from '../log.ts';
 import type { EmbeddedKafkaLog } from './kafka-log.ts';
 
@@ -75,17 +75,14 @@ export const startEmbeddedDelivery = ({
       try {
         const result = await invoke(mapping.functionName, event);
         const decision = mapping.reportBatchItemFailures
-          ? interpretBatchResult(
-              result,
-              new Map([[topicPartition, new Set(eventRecords.map((record) => record.offset))]]),
-            )
+          ? readKafkaBatchResponse(result, event)
           : ({ kind: 'success' } as const);
         if (decision.kind === 'partial') {
           next = decision.redeliverFrom.get(topicPartition) ?? next;
           failure = `${mapping.functionName} reported ${topicPartition} offset ${next} as failed`;
         } else if (decision.kind === 'invalid') {
           next = from;
-          failure = `${mapping.functionName} answered an invalid batch response: ${decision.reason}`;
+          failure = `${mapping.functionName} returned an ${invalidResponseMessage(decision.reason)}`;
         }
       } catch (error) {
         next = from;

@@ -9,9 +9,9 @@ import {
 import { CORRELATION_ID_HEADER } from '../kafka/producer.ts';
 import { loggableError, logger } from '../log.ts';
 import type { Services } from '../services.ts';
+import { batchItemFailures, type KafkaBatchResponse } from './batch-response.ts';
 import { withInvocationLog } from './invocation-log.ts';
 import {
-  batchItemFailures,
   type DecodedRecord,
   decodeKafkaEventWithSource,
   type KafkaEvent,
@@ -19,7 +19,7 @@ import {
   type RecordPosition,
 } from './kafka-event.ts';
 
-export type KafkaBatchResponse = ReturnType<typeof batchItemFailures>;
+export type { KafkaBatchResponse };
 
 export interface RecordFailure {
   position: RecordPosition;
@@ -294,12 +294,14 @@ export const summarizeBatch = (event: KafkaEvent): BatchSummary => {
  * before the failed offset of one with (Lambda redelivers the failed record and the rest).
  */
 const countProcessed = (event: KafkaEvent, response: KafkaBatchResponse): number => {
-  const failedAt = new Map(
-    response.batchItemFailures.map(({ itemIdentifier }) => [
-      itemIdentifier['topic-partition'],
-      itemIdentifier.offset,
-    ]),
-  );
+  const failedAt = new Map<string, number>();
+  for (const { itemIdentifier } of response.batchItemFailures) {
+    const known = failedAt.get(itemIdentifier.partition);
+    failedAt.set(
+      itemIdentifier.partition,
+      Math.min(known ?? itemIdentifier.offset, itemIdentifier.offset),
+    );
+  }
   let processed = 0;
   for (const [topicPartition, list] of Object.entries(event?.records ?? {})) {
     const failed = failedAt.get(topicPartition);

@@ -1,7 +1,7 @@
 import type { MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
 import { ValidationError } from '../errors.ts';
 
-/** Where a record sits in Kafka; also what a partial-batch response names. */
+/** Where a record sits in Kafka; also what a partial-batch response names (batch-response.ts). */
 export interface RecordPosition {
   topic: string;
   partition: number;
@@ -199,10 +199,3 @@ export const decodeKafkaEvent = <T = unknown>(event: KafkaEvent): Map<string, De
 
 const positionOf = (decoded: DecodedRecord): RecordPosition =>
   decoded.ok ? decoded.record : decoded.position;
-
-/** The Kafka partial-batch response; `itemIdentifier` must be this object form, or Lambda retries the whole batch. */
-export const batchItemFailures = (failed: RecordPosition[]) => ({
-  batchItemFailures: failed.map(({ topic, partition, offset }) => ({
-    itemIdentifier: { 'topic-partition': `${topic}-${partition}`, offset },
-  })),
-});

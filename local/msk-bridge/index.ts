@@ -1,5 +1,4 @@
 /** The local MSK event-source mapping: the public API of local/msk-bridge. */
-export { interpretBatchResult } from './batch-result.ts';
 export {
   type BridgeEvent,
   type MappingStats,

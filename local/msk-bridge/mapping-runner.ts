@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Consumer, Kafka, Batch as KafkaBatch, KafkaMessage } from 'kafkajs';
-import { type BatchOffsets, interpretBatchResult } from './batch-result.ts';
+import { invalidResponseMessage, readKafkaBatchResponse } from '../../lib/lambda/batch-response.ts';
 import { InvalidBatchResponseError, RecordReportedFailedError } from './errors.ts';
 import { buildKafkaEvent, toEventRecord, topicPartitionOf } from './event.ts';
 import type { Invoke, KafkaEventRecord, KafkaMapping, Log } from './types.ts';
@@ -408,12 +408,6 @@ export const startMappingRunner = async (options: MappingRunnerOptions): Promise
   async function runBatch(batch: number, parts: BatchPart[]): Promise<void> {
     const records = parts.flatMap((part) => part.records.map(({ record }) => record));
     const event = buildKafkaEvent(mapping, options.bootstrapServers, records);
-    const offsets: BatchOffsets = new Map(
-      parts.map((part) => [
-        topicPartitionOf({ topic, partition: part.state.partition }),
-        new Set(part.records.map(({ record }) => record.offset)),
-      ]),
-    );
     const redelivery = parts.some((part) => part.state.failedOffset !== undefined);
     for (let attempt = 1; ; attempt += 1) {
       stats.invocations += 1;
@@ -423,7 +417,7 @@ export const startMappingRunner = async (options: MappingRunnerOptions): Promise
       let error: Error;
       try {
         const result = await invoke(mapping.functionName, event);
-        const decision = interpretBatchResult(result, offsets);
+        const decision = readKafkaBatchResponse(result, event);
         if (!mapping.reportBatchItemFailures || decision.kind === 'success') {
           if (decision.kind !== 'success') {
             log(
@@ -439,9 +433,7 @@ export const startMappingRunner = async (options: MappingRunnerOptions): Promise
           await settlePartial(batch, parts, decision.redeliverFrom);
           return;
         }
-        error = new InvalidBatchResponseError(
-          `invalid partial batch response, retrying the whole batch: ${decision.reason}`,
-        );
+        error = new InvalidBatchResponseError(invalidResponseMessage(decision.reason));
       } catch (thrown) {
         error = asError(thrown);
       }

@@ -3,14 +3,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { MSKEvent } from 'aws-lambda';
 import type { IHeaders } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { batchItemFailures, decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
+import { batchItemFailures } from '../../lib/lambda/batch-response.ts';
+import { decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
 import {
   type BridgeEvent,
   FunctionInvocationError,
   FunctionNotFoundError,
   type InProcessHandler,
   inProcessInvoker,
-  interpretBatchResult,
   type KafkaBridgeEvent,
   type KafkaEventRecord,
   type KafkaMapping,
@@ -263,48 +263,6 @@ describe('readMappings (resolved serverless config)', () => {
 
     expect(() => readMappings(broken)).toThrow(MappingConfigError);
     expect(() => readMappings(broken)).toThrow(/processOrders: batchSize/);
-  });
-});
-
-describe("interpretBatchResult (Lambda's partial batch response rules)", () => {
-  const batch = new Map([
-    ['t-0', new Set([3, 4, 5])],
-    ['t-1', new Set([7])],
-  ]);
-  const failure = (topicPartition: string, offset: unknown) => ({
-    itemIdentifier: { 'topic-partition': topicPartition, offset },
-  });
-
-  it.each([undefined, null, {}, { batchItemFailures: [] }, { batchItemFailures: null }])(
-    'reads %j as a full success',
-    (result) => {
-      expect(interpretBatchResult(result, batch)).toEqual({ kind: 'success' });
-    },
-  );
-
-  it('redelivers each named partition from its lowest failed offset', () => {
-    const result = { batchItemFailures: [failure('t-0', 5), failure('t-0', 4)] };
-
-    expect(interpretBatchResult(result, batch)).toEqual({
-      kind: 'partial',
-      redeliverFrom: new Map([['t-0', 4]]),
-    });
-  });
-
-  it.each([
-    ['the string form', { batchItemFailures: [{ itemIdentifier: '4' }] }],
-    ['an empty itemIdentifier', { batchItemFailures: [{ itemIdentifier: '' }] }],
-    [
-      'a wrong key name',
-      { batchItemFailures: [{ itemIdentifier: { topicPartition: 't-0', offset: 4 } }] },
-    ],
-    ['an offset that is not a number', { batchItemFailures: [failure('t-0', '4')] }],
-    ['an offset not in the batch', { batchItemFailures: [failure('t-0', 9)] }],
-    ['a partition not in the batch', { batchItemFailures: [failure('t-2', 4)] }],
-    ['a list that is not a list', { batchItemFailures: 't-0' }],
-    ['a result that is not an object', 'ok'],
-  ])('treats %s as invalid (the whole batch is retried)', (_, result) => {
-    expect(interpretBatchResult(result, batch)).toMatchObject({ kind: 'invalid' });
   });
 });
 
@@ -700,6 +658,63 @@ describe('a partial batch response', () => {
     expect(failures).toMatchObject([
       { type: 'failure', error: { name: 'InvalidBatchResponseError' } },
     ]);
+  });
+
+  it('naming the old "topic-partition" key fails the whole batch: every record redelivered, nothing committed, then the on-failure topic', async () => {
+    const topic = await newTopic('old-key');
+    const deadLetters = `${topic}.dlq`;
+    topics.push(deadLetters);
+    await produce(
+      topic,
+      range(0, 6).map((n) => ({ key: `k${n}`, value: { n } })),
+    );
+    const mapping = mappingFor(topic, { maxRetryAttempts: 2, onFailureTopic: deadLetters });
+    const calls: number[][] = [];
+    const committedDuringCalls: Array<number | undefined> = [];
+    const order: string[] = [];
+
+    const bridge = await startBridge(
+      [mapping],
+      {
+        [FUNCTION]: async (event) => {
+          calls.push(offsetsOf(event));
+          committedDuringCalls.push(
+            (await committedOffsets(mapping.consumerGroupId, topic)).get(0),
+          );
+          // The key an earlier version of this project used: Lambda reads only "partition".
+          return {
+            batchItemFailures: [{ itemIdentifier: { 'topic-partition': `${topic}-0`, offset: 2 } }],
+          };
+        },
+      },
+      { onEvent: (event) => order.push(event.type) },
+    );
+    await committedTo(bridge, 0, 6);
+
+    // The first invocation and MaximumRetryAttempts (2) retries, each with the whole batch.
+    expect(calls).toEqual([range(0, 6), range(0, 6), range(0, 6)]);
+    expect(committedDuringCalls).toEqual([-1, -1, -1]);
+    expect(order.filter((type) => type !== 'ready')).toEqual([
+      'invoke',
+      'failure',
+      'invoke',
+      'failure',
+      'invoke',
+      'failure',
+      'skip',
+      'commit',
+    ]);
+    expect(bridge.stats()[mapping.id]).toMatchObject({ partialFailures: 0, skipped: 6 });
+    const letters = (await consumeMessages(stack.kafkaBrokers, deadLetters, 6)).sort(
+      (a, b) => sourceOffset(a.value) - sourceOffset(b.value),
+    );
+    expect(letters.map(({ key }) => key)).toEqual(range(0, 6).map((n) => `k${n}`));
+    expect(letters[0]?.value).toMatchObject({
+      source: { topic, partition: 0, offset: 0 },
+      errorType: 'InvalidBatchResponseError',
+      error: expect.stringMatching(/"topic-partition".*"partition"/),
+      attempts: 3,
+    });
   });
 });
 

@@ -243,7 +243,7 @@ describe('dead-lettering rules', () => {
     const response = await processOrders({ services: () => redisDown })(event);
 
     expect(response).toEqual({
-      batchItemFailures: [{ itemIdentifier: { 'topic-partition': `${topic}-0`, offset: 0 } }],
+      batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 0 } }],
     });
     expect(await admin.listTopics()).not.toContain(deadLetterTopicOf(topic));
     expect([await statusOf(first), await statusOf(second)]).toEqual(['none', 'none']);
@@ -261,7 +261,7 @@ describe('dead-lettering rules', () => {
     const response = await processOrders({ services: () => kafkaDown })(event);
 
     expect(response).toEqual({
-      batchItemFailures: [{ itemIdentifier: { 'topic-partition': `${topic}-0`, offset: 3 } }],
+      batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 3 } }],
     });
     expect(await statusOf(next)).toBe('none');
   });

@@ -239,7 +239,7 @@ describe('processAnalytics: records that are not events', () => {
     const second = await handlerWith()(mskEvent(batch.slice(2)));
 
     expect(first).toEqual({
-      batchItemFailures: [{ itemIdentifier: { 'topic-partition': `${topic}-0`, offset: 2 } }],
+      batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 2 } }],
     });
     expect(afterFirst).toMatchObject({ total: 4 });
     expect(second).toEqual({ batchItemFailures: [] });

@@ -9,7 +9,8 @@ import { EmbeddedKafkaLog } from '../../lib/embedded/kafka-log.ts';
 import { createEmbeddedKafkaService } from '../../lib/embedded/kafka-service.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
-import { batchItemFailures, decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
+import { batchItemFailures } from '../../lib/lambda/batch-response.ts';
+import { decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
 
 const mapping = (overrides: Partial<EmbeddedMapping> = {}): EmbeddedMapping => ({
   functionName: 'narad-services-dev-consumer',
@@ -118,6 +119,44 @@ describe('embedded delivery to the mapped functions', () => {
       [0, 1, 2, 3, 4],
       [2, 3, 4],
     ]);
+  });
+
+  it('retries the whole batch when the response names the old "topic-partition" key, then moves it to <topic>.dlq', async () => {
+    const log = new EmbeddedKafkaLog(1);
+    const { invoke, seen } = recordingInvoke((_offsets, call) =>
+      call <= 3
+        ? { batchItemFailures: [{ itemIdentifier: { 'topic-partition': 'orders-0', offset: 2 } }] }
+        : {},
+    );
+    const delivery = startEmbeddedDelivery({
+      log,
+      mappings: [mapping({ maxRetries: 2 })],
+      invoke,
+      retryDelayMs: () => 0,
+    });
+
+    log.append(
+      'orders',
+      [0, 1, 2, 3, 4].map((i) => ({ key: `k${i}`, value: JSON.stringify({ i }) })),
+    );
+    await delivery.idle();
+    log.append('orders', [{ key: 'k5', value: JSON.stringify({ i: 5 }) }]);
+    await delivery.idle();
+
+    // Every attempt got the whole batch (nothing before offset 2 was taken as done); after
+    // the first invocation and its 2 retries the batch went to the DLQ and the partition went on.
+    expect(seen.map((batch) => batch.offsets)).toEqual([
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 4],
+      [5],
+    ]);
+    const dead = log.read('orders.dlq', 0, 0, 10).map((record) => JSON.parse(String(record.value)));
+    expect(dead.map((letter) => letter.source.offset)).toEqual([0, 1, 2, 3, 4]);
+    expect(dead[0]).toMatchObject({
+      attempts: 3,
+      error: expect.stringMatching(/"topic-partition".*"partition"/),
+    });
   });
 
   it('moves a batch that keeps failing to <topic>.dlq after maxRetries, and goes on with the partition', async () => {

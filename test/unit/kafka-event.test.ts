@@ -2,12 +2,7 @@ import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../lib/errors.ts';
-import {
-  batchItemFailures,
-  decodeKafkaEvent,
-  decodeRecord,
-  RecordDecodeError,
-} from '../../lib/lambda/kafka-event.ts';
+import { decodeKafkaEvent, decodeRecord, RecordDecodeError } from '../../lib/lambda/kafka-event.ts';
 import { loadAwsFixture, loadEvent } from '../support/fixtures.ts';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -171,14 +166,6 @@ describe('decoding an MSK event', () => {
         },
       ),
       { numRuns: 500 },
-    );
-  });
-});
-
-describe('the partial-batch response', () => {
-  it('has exactly the shape AWS documents for Kafka', () => {
-    expect(batchItemFailures([{ topic: 'mytopic', partition: 0, offset: 15 }])).toEqual(
-      loadAwsFixture('kafka-batch-item-failures-response.json'),
     );
   });
 });

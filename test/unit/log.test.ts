@@ -279,7 +279,7 @@ describe('consumer invocation line', () => {
 
     const lines = logs.lines();
     expect(response.batchItemFailures).toEqual([
-      { itemIdentifier: { 'topic-partition': 'orders-0', offset: 17 } },
+      { itemIdentifier: { partition: 'orders-0', offset: 17 } },
     ]);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
