@@ -173,7 +173,8 @@ const problemsOf = (params) => {
 class CheckDeployParams {
   constructor(serverless) {
     this.serverless = serverless;
-    this.hooks = { 'before:package:initialize': () => this.check() };
+    // Before package:cleanup, which empties .serverless/: a refused package changes nothing.
+    this.hooks = { 'before:package:cleanup': () => this.check() };
   }
 
   check() {

@@ -15,6 +15,7 @@ import {
 const ROOT = join(import.meta.dirname, '..', '..');
 const WORK = '.esbuild-deploy-test';
 const PACKAGE_DIR = '.serverless-deploy-test';
+const OPTIONS_PACKAGE_DIR = '.serverless-deploy-options-test';
 const CLUSTER = PROD_PARAMS.mskClusterArn;
 
 let text: string;
@@ -40,6 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(join(ROOT, WORK), { recursive: true, force: true });
   await rm(join(ROOT, PACKAGE_DIR), { recursive: true, force: true });
+  await rm(join(ROOT, OPTIONS_PACKAGE_DIR), { recursive: true, force: true });
 });
 
 const functionsOf = () => resourcesOfType(template, 'AWS::Lambda::Function');
@@ -204,4 +206,45 @@ describe('the prod stage, packaged as the README deploys it', () => {
     }
     expect(new Set(groups).size).toBe(groups.length);
   });
+});
+
+// After the tests above (one file, one package at a time: each package empties .serverless/,
+// through which the other's artifacts pass).
+describe('the prod stage with the optional HTTP API params', () => {
+  it('set the stage throttling, the /health concurrency and the CORS origins', async () => {
+    const { template } = await packageTemplate(
+      OPTIONS_PACKAGE_DIR,
+      [
+        '--stage',
+        'prod',
+        ...paramArgs({
+          ...PROD_PARAMS,
+          apiThrottleRate: '25',
+          apiThrottleBurst: '50',
+          healthConcurrency: '2',
+          corsAllowedOrigins: 'https://app.example.com,https://admin.example.com:8443',
+        }),
+      ],
+      { ESBUILD_WORK_FOLDER: WORK },
+    );
+    const [stage] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Stage'));
+    const [api] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Api'));
+    const health = resourcesOfType(template, 'AWS::Lambda::Function').HealthLambdaFunction;
+    const settings = stage?.Properties.DefaultRouteSettings as Record<string, unknown>;
+
+    // A --param is a string; CloudFormation reads "25" as it reads a Ref to a Number parameter.
+    expect(Number(settings.ThrottlingRateLimit)).toBe(25);
+    expect(Number(settings.ThrottlingBurstLimit)).toBe(50);
+    expect(settings.DetailedMetricsEnabled).toBe(false);
+    expect(Number(health?.Properties.ReservedConcurrentExecutions)).toBe(2);
+    expect(effective(template, api?.Properties)).toMatchObject({
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com', 'https://admin.example.com:8443'],
+        AllowMethods: ['GET', 'POST'],
+        AllowHeaders: expect.arrayContaining(['authorization', 'content-type', 'x-api-key']),
+        ExposeHeaders: expect.arrayContaining(['location', 'retry-after']),
+        AllowCredentials: false,
+      },
+    });
+  }, 120_000);
 });

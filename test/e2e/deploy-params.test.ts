@@ -2,13 +2,7 @@ import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runServerless } from '../support/serverless-cli.ts';
-import {
-  effective,
-  PROD_PARAMS,
-  packageTemplate,
-  paramArgs,
-  resourcesOfType,
-} from './support/template.ts';
+import { PROD_PARAMS, paramArgs } from './support/template.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const WORK = '.esbuild-deploy-params-test';
@@ -27,6 +21,9 @@ afterAll(async () => {
   await rm(join(ROOT, WORK), { recursive: true, force: true });
   await rm(join(ROOT, PACKAGE_DIR), { recursive: true, force: true });
 });
+
+// Every package here is refused, before osls empties .serverless/: so these can run beside
+// deploy-package.test.ts, whose packages go through .serverless/ on their way out.
 
 const exists = (path: string) =>
   access(path).then(
@@ -113,44 +110,4 @@ describe('serverless package --stage prod refuses missing or inconsistent params
     },
     60_000,
   );
-});
-
-describe('the optional HTTP API params', () => {
-  it('set the stage throttling, the /health concurrency and the CORS origins', async () => {
-    const { template } = await packageTemplate(
-      PACKAGE_DIR,
-      [
-        '--stage',
-        'prod',
-        ...paramArgs({
-          ...PROD_PARAMS,
-          apiThrottleRate: '25',
-          apiThrottleBurst: '50',
-          healthConcurrency: '2',
-          corsAllowedOrigins: 'https://app.example.com,https://admin.example.com:8443',
-        }),
-      ],
-      SHELL,
-    );
-    const [stage] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Stage'));
-    const [api] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Api'));
-    const health = resourcesOfType(template, 'AWS::Lambda::Function').HealthLambdaFunction;
-
-    const settings = stage?.Properties.DefaultRouteSettings as Record<string, unknown>;
-
-    // A --param is a string; CloudFormation reads "25" as it reads a Ref to a Number parameter.
-    expect(Number(settings.ThrottlingRateLimit)).toBe(25);
-    expect(Number(settings.ThrottlingBurstLimit)).toBe(50);
-    expect(settings.DetailedMetricsEnabled).toBe(false);
-    expect(Number(health?.Properties.ReservedConcurrentExecutions)).toBe(2);
-    expect(effective(template, api?.Properties)).toMatchObject({
-      CorsConfiguration: {
-        AllowOrigins: ['https://app.example.com', 'https://admin.example.com:8443'],
-        AllowMethods: ['GET', 'POST'],
-        AllowHeaders: expect.arrayContaining(['authorization', 'content-type', 'x-api-key']),
-        ExposeHeaders: expect.arrayContaining(['location', 'retry-after']),
-        AllowCredentials: false,
-      },
-    });
-  }, 120_000);
 });
