@@ -182,6 +182,7 @@ const envSchema = z.object({
         'must be 32-256 printable ASCII characters without spaces (for example: openssl rand -base64 32)',
       ),
   ),
+  USER_SOURCE_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
   RATE_LIMIT_PER_USER: optional(wholeNumber(0, 1_000_000)),
   RATE_LIMIT_PER_SERVICE: optional(wholeNumber(0, 1_000_000)),
   RATE_LIMIT_WINDOW_SECONDS: optional(wholeNumber(1, 86_400)),
@@ -373,6 +374,34 @@ const authOf = (env: Env, profile: Profile): AuthConfig => {
   return { mode, serviceApiKey: env.SERVICE_API_KEY };
 };
 
+/**
+ * 127.0.0.0/8, ::1, localhost and the unspecified addresses: in a Lambda function they name the
+ * function's own sandbox, where no user service runs. (deploy/check-deploy-params.cjs refuses
+ * the same before a production stage is packaged.)
+ */
+const isLoopbackHost = (hostname: string) =>
+  hostname === 'localhost' ||
+  hostname.endsWith('.localhost') ||
+  /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) ||
+  ['[::1]', '[::]', '0.0.0.0'].includes(hostname);
+
+/** Production needs the real user service behind GET /users/{userId}, not a local default. */
+const checkUserSource = (env: Env, profile: Profile) => {
+  if (profile !== 'production') return;
+  const url =
+    env.USER_SOURCE_URL ??
+    fail(
+      'USER_SOURCE_URL',
+      'is required in production (GET /users/{userId} reads profiles from it)',
+    );
+  if (isLoopbackHost(new URL(url).hostname)) {
+    fail(
+      'USER_SOURCE_URL',
+      "must not be a loopback address in production (in Lambda that is the function's own sandbox); set the user service's address",
+    );
+  }
+};
+
 const RATE_LIMIT_DEFAULTS = { userRequests: 60, serviceRequests: 1_200, windowSeconds: 60 };
 
 const rateLimitOf = (env: Env, profile: Profile): RateLimitConfig => {
@@ -405,6 +434,7 @@ export const loadConfig = (source: Record<string, string | undefined> = process.
   const env = parsed.data;
   const profile = profileOf(env);
   const embedded = embeddedOf(env, profile);
+  checkUserSource(env, profile);
   return {
     profile,
     stage: env.STAGE ?? (profile === 'production' ? 'prod' : 'dev'),

@@ -1,86 +1,152 @@
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { runServerless } from '../support/serverless-cli.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  effective,
+  functionsBundlingKafka,
+  PROD_PARAMS,
+  packageTemplate,
+  paramArgs,
+  type Resource,
+  resourcesOfType,
+  type Template,
+} from './support/template.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const WORK = '.esbuild-deploy-test';
 const PACKAGE_DIR = '.serverless-deploy-test';
-const CLUSTER = 'arn:aws:kafka:eu-west-1:123456789012:cluster/narad/0f1e2d3c-1';
+const OPTIONS_PACKAGE_DIR = '.serverless-deploy-options-test';
+const CLUSTER = PROD_PARAMS.mskClusterArn;
+
+let text: string;
+let template: Template;
+
+beforeAll(async () => {
+  ({ text, template } = await packageTemplate(
+    PACKAGE_DIR,
+    ['--stage', 'prod', ...paramArgs(PROD_PARAMS)],
+    // Nothing from a developer's shell may leak into a production template.
+    {
+      ESBUILD_WORK_FOLDER: WORK,
+      UPSTASH_REDIS_REST_TOKEN: 'dev-token-that-must-not-ship',
+      SERVICE_API_KEY: 'dev-service-key-that-must-not-ship',
+      AUTH_MODE: 'none',
+      MSK_CLUSTER_ARN: 'arn:aws:kafka:us-east-1:000000000000:cluster/dev-shell/0000-1',
+      NARAD_SUBNET_IDS: 'subnet-0dev',
+      USER_SOURCE_URL: 'http://127.0.0.1:8090',
+    },
+  ));
+}, 120_000);
 
 afterAll(async () => {
   await rm(join(ROOT, WORK), { recursive: true, force: true });
   await rm(join(ROOT, PACKAGE_DIR), { recursive: true, force: true });
+  await rm(join(ROOT, OPTIONS_PACKAGE_DIR), { recursive: true, force: true });
 });
 
-type Resource = { Type: string; Properties: Record<string, unknown> };
+const functionsOf = () => resourcesOfType(template, 'AWS::Lambda::Function');
+const variablesOf = (fn: Resource) =>
+  (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
 
 describe('the prod stage, packaged as the README deploys it', () => {
-  it('takes the cluster and its VPC as params, reads secrets through CloudFormation references, puts only the producers in the VPC and every protected route behind the session authorizer', async () => {
-    await runServerless(
-      [
-        'package',
-        '--stage',
-        'prod',
-        '--package',
-        PACKAGE_DIR,
-        `--param=mskClusterArn=${CLUSTER}`,
-        '--param=subnetIds=subnet-0a,subnet-0b',
-        '--param=securityGroupIds=sg-0c',
-      ],
-      // Nothing from a developer's shell may leak into a production template.
-      {
-        ESBUILD_WORK_FOLDER: WORK,
-        UPSTASH_REDIS_REST_TOKEN: 'dev-token-that-must-not-ship',
-        SERVICE_API_KEY: 'dev-service-key-that-must-not-ship',
-        AUTH_MODE: 'none',
-      },
-    );
-    const text = await readFile(
-      join(ROOT, PACKAGE_DIR, 'cloudformation-template-update-stack.json'),
-      'utf8',
-    );
-    const template = JSON.parse(text) as {
-      Parameters: Record<string, { Default: string }>;
-      Resources: Record<string, Resource>;
-    };
-    const resources = Object.entries(template.Resources);
-    const functions = resources.filter(([, resource]) => resource.Type === 'AWS::Lambda::Function');
-
+  it('takes the cluster, its VPC and the user service from the params, nothing from the shell that packages it', () => {
     expect(text).not.toContain('dev-token-that-must-not-ship');
     expect(text).not.toContain('dev-service-key-that-must-not-ship');
+    expect(text).not.toContain('dev-shell');
+    expect(text).not.toContain('subnet-0dev');
+    expect(text).not.toContain('127.0.0.1');
     expect(template.Parameters.MskClusterArn?.Default).toBe(CLUSTER);
     expect(template.Parameters.SubnetIds?.Default).toBe('subnet-0a,subnet-0b');
-    for (const [, fn] of functions) {
-      const variables = (fn.Properties.Environment as { Variables: Record<string, string> })
-        .Variables;
-      expect(variables).toMatchObject({
+    expect(template.Parameters.SecurityGroupIds?.Default).toBe('sg-0c');
+    for (const [name, fn] of Object.entries(functionsOf())) {
+      expect(variablesOf(fn), name).toMatchObject({
         NODE_ENV: 'production',
         MSK_CLUSTER_ARN: CLUSTER,
         KAFKA_SSL: 'true',
         KAFKA_SASL_MECHANISM: 'aws-iam',
-        UPSTASH_REDIS_REST_URL: '{{resolve:ssm:/narad/prod/upstash-url}}',
-        UPSTASH_REDIS_REST_TOKEN:
-          '{{resolve:secretsmanager:narad/prod/upstash:SecretString:token}}',
         AUTH_MODE: 'session',
-        SERVICE_API_KEY: '{{resolve:secretsmanager:narad/prod/service-api-key:SecretString:key}}',
+        USER_SOURCE_URL: 'https://users.internal.example.com',
       });
     }
-    const inVpc = functions
-      .filter(([, fn]) => fn.Properties.VpcConfig !== undefined)
+  });
+
+  it('reads each secret through a CloudFormation reference naming the version passed, so a new version reaches the functions on the next deploy', () => {
+    for (const [name, fn] of Object.entries(functionsOf())) {
+      expect(variablesOf(fn), name).toMatchObject({
+        UPSTASH_REDIS_REST_URL: '{{resolve:ssm:/narad/prod/upstash-url:3}}',
+        UPSTASH_REDIS_REST_TOKEN:
+          '{{resolve:secretsmanager:narad/prod/upstash:SecretString:token::a1b2c3d4-e5f6-4789-8abc-def012345678}}',
+        SERVICE_API_KEY:
+          '{{resolve:secretsmanager:narad/prod/service-api-key:SecretString:key::0f1e2d3c-4b5a-4697-8887-a5b4c3d2e1f0}}',
+      });
+    }
+  });
+
+  it("puts every function whose bundle holds the Kafka client in the cluster's VPC, and only those", async () => {
+    const talkToKafka = await functionsBundlingKafka(template);
+    const inVpc = Object.entries(functionsOf())
+      .filter(([, fn]) => effective(template, fn.Properties.VpcConfig) !== undefined)
       .map(([name]) => name)
       .sort();
-    expect(inVpc).toEqual([
-      'CreateOrderLambdaFunction',
-      'DrainFallbackLambdaFunction',
-      'HealthLambdaFunction',
-      'TrackEventsLambdaFunction',
-    ]);
-    const authorizers = Object.fromEntries(
-      resources
-        .filter(([, resource]) => resource.Type === 'AWS::ApiGatewayV2::Authorizer')
-        .map(([name, resource]) => [name, resource.Properties]),
+
+    expect(inVpc).toEqual(talkToKafka);
+    for (const name of inVpc) {
+      expect(effective(template, functionsOf()[name]?.Properties.VpcConfig), name).toEqual({
+        SubnetIds: ['subnet-0a', 'subnet-0b'],
+        SecurityGroupIds: ['sg-0c'],
+      });
+    }
+  });
+
+  it('grants the mappings what AWS documents for MSK (DescribeClusterV2, DescribeClusterDynamicConfiguration) and the functions their VPC network interfaces', () => {
+    const [role] = Object.values(resourcesOfType(template, 'AWS::IAM::Role'));
+    const statements = (
+      (role?.Properties.Policies ?? []) as Array<{
+        PolicyDocument: { Statement: Array<{ Action: string[]; Resource: unknown }> };
+      }>
+    ).flatMap((policy) => policy.PolicyDocument.Statement);
+    const onCluster = statements
+      .filter((statement) => JSON.stringify(statement.Resource) === '{"Ref":"MskClusterArn"}')
+      .flatMap((statement) => statement.Action);
+    const onAnything = statements
+      .filter((statement) => statement.Resource === '*')
+      .flatMap((statement) => statement.Action);
+
+    expect(onCluster).toEqual(
+      expect.arrayContaining([
+        'kafka:DescribeClusterV2',
+        'kafka:GetBootstrapBrokers',
+        'kafka-cluster:Connect',
+        'kafka-cluster:DescribeCluster',
+        'kafka-cluster:DescribeClusterDynamicConfiguration',
+        'kafka-cluster:WriteDataIdempotently',
+      ]),
     );
+    expect(onAnything).toEqual(
+      expect.arrayContaining([
+        'ec2:CreateNetworkInterface',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeSubnets',
+        'ec2:DeleteNetworkInterface',
+        'ec2:AssignPrivateIpAddresses',
+        'ec2:UnassignPrivateIpAddresses',
+      ]),
+    );
+  });
+
+  it('puts every protected route behind the session authorizer', () => {
+    const authorizers = Object.fromEntries(
+      Object.entries(resourcesOfType(template, 'AWS::ApiGatewayV2::Authorizer')).map(
+        ([name, resource]) => [name, resource.Properties],
+      ),
+    );
+    const routes = Object.fromEntries(
+      Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).map((resource) => [
+        resource.Properties.RouteKey,
+        (resource.Properties.AuthorizerId as { Ref?: string } | undefined)?.Ref ?? 'none',
+      ]),
+    );
+
     expect(authorizers).toEqual({
       HttpApiAuthorizerSession: expect.objectContaining({
         Name: 'session',
@@ -98,14 +164,6 @@ describe('the prod stage, packaged as the README deploys it', () => {
         EnableSimpleResponses: true,
       }),
     });
-    const routes = Object.fromEntries(
-      resources
-        .filter(([, resource]) => resource.Type === 'AWS::ApiGatewayV2::Route')
-        .map(([, resource]) => [
-          resource.Properties.RouteKey,
-          (resource.Properties.AuthorizerId as { Ref?: string } | undefined)?.Ref ?? 'none',
-        ]),
-    );
     expect(routes).toEqual({
       'GET /health': 'none',
       'GET /openapi.json': 'none',
@@ -116,11 +174,77 @@ describe('the prod stage, packaged as the README deploys it', () => {
       'GET /users/{userId}/activity': 'HttpApiAuthorizerSession',
       'GET /users/{userId}': 'HttpApiAuthorizerSession',
     });
-    const mappings = resources.filter(
-      ([, resource]) => resource.Type === 'AWS::Lambda::EventSourceMapping',
+  });
+
+  it('throttles the stage, bounds the concurrency of the open /health, and allows no browser origin by default', () => {
+    const [stage] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Stage'));
+    const [api] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Api'));
+
+    expect(stage?.Properties.DefaultRouteSettings).toMatchObject({
+      ThrottlingRateLimit: 100,
+      ThrottlingBurstLimit: 200,
+    });
+    expect(functionsOf().HealthLambdaFunction?.Properties.ReservedConcurrentExecutions).toBe(5);
+    expect(effective(template, api?.Properties)).not.toHaveProperty('CorsConfiguration');
+  });
+
+  it('gives every mapping the cluster param, partial-batch responses and a consumer group of its own', () => {
+    const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
+    const groups = mappings.map(
+      (mapping) =>
+        (mapping.Properties.AmazonManagedKafkaEventSourceConfig as { ConsumerGroupId: string })
+          .ConsumerGroupId,
     );
-    for (const [, mapping] of mappings) {
-      expect(mapping.Properties.EventSourceArn).toEqual({ Ref: 'MskClusterArn' });
+
+    expect(mappings).toHaveLength(4);
+    for (const mapping of mappings) {
+      expect(mapping.Properties).toMatchObject({
+        EventSourceArn: { Ref: 'MskClusterArn' },
+        StartingPosition: 'LATEST',
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
     }
+    expect(new Set(groups).size).toBe(groups.length);
+  });
+});
+
+// After the tests above (one file, one package at a time: each package empties .serverless/,
+// through which the other's artifacts pass).
+describe('the prod stage with the optional HTTP API params', () => {
+  it('set the stage throttling, the /health concurrency and the CORS origins', async () => {
+    const { template } = await packageTemplate(
+      OPTIONS_PACKAGE_DIR,
+      [
+        '--stage',
+        'prod',
+        ...paramArgs({
+          ...PROD_PARAMS,
+          apiThrottleRate: '25',
+          apiThrottleBurst: '50',
+          healthConcurrency: '2',
+          corsAllowedOrigins: 'https://app.example.com,https://admin.example.com:8443',
+        }),
+      ],
+      { ESBUILD_WORK_FOLDER: WORK },
+    );
+    const [stage] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Stage'));
+    const [api] = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Api'));
+    const health = resourcesOfType(template, 'AWS::Lambda::Function').HealthLambdaFunction;
+    const settings = stage?.Properties.DefaultRouteSettings as Record<string, unknown>;
+
+    // A --param is a string; CloudFormation reads "25" as it reads a Ref to a Number parameter.
+    expect(Number(settings.ThrottlingRateLimit)).toBe(25);
+    expect(Number(settings.ThrottlingBurstLimit)).toBe(50);
+    expect(settings.DetailedMetricsEnabled).toBe(false);
+    expect(Number(health?.Properties.ReservedConcurrentExecutions)).toBe(2);
+    expect(effective(template, api?.Properties)).toMatchObject({
+      CorsConfiguration: {
+        AllowOrigins: ['https://app.example.com', 'https://admin.example.com:8443'],
+        AllowMethods: ['GET', 'POST'],
+        AllowHeaders: expect.arrayContaining(['authorization', 'content-type', 'x-api-key']),
+        ExposeHeaders: expect.arrayContaining(['location', 'retry-after']),
+        AllowCredentials: false,
+      },
+    });
   }, 120_000);
 });

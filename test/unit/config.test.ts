@@ -30,6 +30,7 @@ const PRODUCTION = {
   UPSTASH_REDIS_REST_URL: 'https://eu1-example.upstash.io',
   UPSTASH_REDIS_REST_TOKEN: 'prod-secret-token',
   SERVICE_API_KEY: 'prod-secret-service-key-0123456789abcdef',
+  USER_SOURCE_URL: 'https://users.internal.example.com',
 };
 
 /** The ConfigError that loading `env` throws (fails the test if it does not throw). */
@@ -295,6 +296,49 @@ describe('production refuses to start without authentication', () => {
     const { auth, rateLimit } = loadConfig(PRODUCTION);
     expect(auth).toEqual({ mode: 'session', serviceApiKey: PRODUCTION.SERVICE_API_KEY });
     expect(rateLimit).toEqual({ userRequests: 60, serviceRequests: 1200, windowSeconds: 60 });
+  });
+});
+
+describe('production needs the real user service', () => {
+  it('refuses to start without USER_SOURCE_URL', () => {
+    const { USER_SOURCE_URL: _source, ...withoutSource } = PRODUCTION;
+
+    const error = configErrorOf(withoutSource);
+
+    expect(error.variable).toBe('USER_SOURCE_URL');
+    expect(error.message).toBe(
+      'Invalid configuration: USER_SOURCE_URL is required in production (GET /users/{userId} reads profiles from it).',
+    );
+  });
+
+  it.each([
+    'http://127.0.0.1:8090',
+    'http://127.3.4.5',
+    'https://localhost:8443',
+    'http://api.localhost',
+    'http://[::1]:8090',
+    'http://0.0.0.0:8090',
+  ])('refuses the loopback address %s', (url) => {
+    const error = configErrorOf({ ...PRODUCTION, USER_SOURCE_URL: url });
+
+    expect(error.variable).toBe('USER_SOURCE_URL');
+    expect(error.message).toMatch(
+      /^Invalid configuration: USER_SOURCE_URL must not be a loopback address in production \(in Lambda that is the function's own sandbox\)/,
+    );
+  });
+
+  it('refuses what is not an http(s) URL, in any profile', () => {
+    expect(configErrorOf({ ...LOCAL, USER_SOURCE_URL: 'users:8090' }).message).toBe(
+      'Invalid configuration: USER_SOURCE_URL must be an http(s) URL.',
+    );
+  });
+
+  it('takes a user service on another host, and the local stand-in in development', () => {
+    expect(() =>
+      loadConfig({ ...PRODUCTION, USER_SOURCE_URL: 'http://10.0.3.7:8090' }),
+    ).not.toThrow();
+    expect(() => loadConfig({ ...LOCAL, USER_SOURCE_URL: 'http://127.0.0.1:8090' })).not.toThrow();
+    expect(() => loadConfig(LOCAL)).not.toThrow();
   });
 });
 
