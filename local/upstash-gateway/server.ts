@@ -11,6 +11,7 @@ import { GatewayError, MethodNotAllowedError, NotFoundError, UnauthorizedError }
 import { openRedisLink } from './redis-link.ts';
 import { DEFAULT_MAX_BODY_BYTES, readBody } from './request-body.ts';
 import { errorBody, type ResponseEncoding } from './resp-to-json.ts';
+import { createScriptCommandTranslator } from './script-commands.ts';
 import { createStatsCounter } from './stats.ts';
 
 export interface UpstashGatewayOptions {
@@ -153,9 +154,9 @@ const FORCE_CLOSE_AFTER_MS = 1_000;
 
 /**
  * Starts an HTTP server speaking the Upstash Redis REST protocol (POST /, /pipeline,
- * /multi-exec, bearer auth, `Upstash-Encoding: base64`, `upstash-sync-token`) in front of the
- * Redis at `redisUrl`, plus GET / (readiness, no auth), GET /__narad/stats and
- * POST /__narad/stats/reset (bearer auth).
+ * /multi-exec, bearer auth, `Upstash-Encoding: base64`, `upstash-sync-token`, Upstash's script
+ * flags) in front of the Redis at `redisUrl`, plus GET / (readiness, no auth), GET /__narad/stats
+ * and POST /__narad/stats/reset (bearer auth).
  *
  * Returns once the server listens, even when Redis is unreachable (commands then answer 503
  * until it is back). Throws when the token is empty, the Redis URL is invalid, or the port
@@ -171,6 +172,7 @@ export const startUpstashGateway = async (
   const context: GatewayContext = {
     link,
     stats: createStatsCounter(),
+    scripts: createScriptCommandTranslator(),
     isAuthorized,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     log,

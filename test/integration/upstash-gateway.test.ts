@@ -4,7 +4,7 @@
  *
  * Run: NARAD_STACK=external npx vitest run --project stack test/integration/upstash-gateway.test.ts
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis, type RedisConfigNodejs } from '@upstash/redis';
 import fc from 'fast-check';
@@ -410,5 +410,107 @@ describe('protocol details', () => {
     } finally {
       await orphan.close();
     }
+  });
+});
+
+describe("Upstash's script flags", () => {
+  /** A script text no earlier run sent, so Redis's script cache cannot answer for it. */
+  const fresh = (body: string) => `#!lua flags=allow-key-locking\n-- ${randomUUID()}\n${body}`;
+  const sha1 = (text: string) => createHash('sha1').update(text, 'utf8').digest('hex');
+
+  it('runs a script declaring allow-key-locking, which Redis 7.0 alone refuses', async () => {
+    const redis = client();
+    const key = keygen();
+    const script = fresh("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+
+    await expect(direct.eval(script, 1, key, 5)).rejects.toThrow(
+      /Unexpected flag in script shebang: allow-key-locking/,
+    );
+    expect(await redis.eval(script, [key], [5])).toBe(5);
+    expect(await direct.get(key)).toBe('5');
+  });
+
+  it('keeps the flags Redis knows: a no-writes,allow-key-locking script runs with EVAL_RO and may not write', async () => {
+    const redis = client();
+    const key = keygen();
+    await direct.set(key, 'read me');
+    const reader = "#!lua flags=no-writes,allow-key-locking\nreturn redis.call('GET', KEYS[1])";
+    const writer =
+      "#!lua flags=no-writes,allow-key-locking\nreturn redis.call('SET', KEYS[1], 'x')";
+
+    expect(await redis.evalRo(reader, [key], [])).toBe('read me');
+    await expect(redis.eval(writer, [key], [])).rejects.toThrow(/Write commands are not allowed/);
+    expect(await direct.get(key)).toBe('read me');
+  });
+
+  it("refuses a key the script did not pass in KEYS, with Upstash's error, before touching it", async () => {
+    const redis = client();
+    const [declared, undeclared] = [keygen(), keygen()];
+    // The key is built inside the script, as a careless script would.
+    const script = fresh(
+      "redis.call('SET', 'narad-test:' .. ARGV[1], 'x')\nreturn redis.call('SET', KEYS[1], 'y')",
+    );
+    const suffix = undeclared.slice('narad-test:'.length);
+
+    await expect(redis.eval(script, [declared], [suffix])).rejects.toThrow(
+      `ERR Dynamic keys are not allowed in Lua scripts when 'allow-key-locking' flag is set. Key was: ${undeclared}`,
+    );
+    expect(await direct.exists(declared, undeclared)).toBe(0);
+  });
+
+  it('hands redis.pcall the refusal as an error reply, and refuses FLUSHDB inside the script', async () => {
+    const redis = client();
+    const [declared, undeclared] = [keygen(), keygen()];
+    const pcall = fresh(
+      "local reply = redis.pcall('GET', ARGV[1])\nreturn reply['err'] or 'not refused'",
+    );
+    const flush = fresh("return redis.call('FLUSHDB')");
+    await direct.set(declared, 'kept');
+
+    expect(await redis.eval(pcall, [declared], [undeclared])).toMatch(/^ERR Dynamic keys/);
+    await expect(redis.eval(flush, [declared], [])).rejects.toThrow(
+      /'flushdb' is not allowed in Lua scripts when 'allow-key-locking' flag is set/,
+    );
+    expect(await direct.get(declared)).toBe('kept');
+  });
+
+  it('holds only flagged scripts to the rule: without the flag a key outside KEYS is fine, as on Upstash', async () => {
+    const redis = client();
+    const outside = keygen();
+
+    expect(await redis.eval("return redis.call('SET', ARGV[1], 'v')", [], [outside])).toBe('OK');
+    expect(await direct.get(outside)).toBe('v');
+  });
+
+  it("finds the rewritten script by the client's SHA1: Script.exec() sends EVAL once, then EVALSHA alone", async () => {
+    const redis = client({ enableAutoPipelining: false });
+    const key = keygen();
+    const script = redis.createScript<number>(fresh("return redis.call('INCR', KEYS[1])"));
+    await resetStats();
+
+    expect(await script.exec([key], [])).toBe(1); // EVALSHA -> NOSCRIPT, then EVAL
+    const afterFirst = await readStats();
+    expect(await script.exec([key], [])).toBe(2); // EVALSHA with the client's SHA1 runs it
+    const afterSecond = await readStats();
+
+    expect(afterFirst.requests['/']).toBe(2);
+    expect(afterSecond.requests['/'] - afterFirst.requests['/']).toBe(1);
+    expect(await redis.scriptExists(script.sha1)).toEqual([1]);
+  });
+
+  it("answers SCRIPT LOAD with the client's SHA1, which EVALSHA, pipelines and transactions then run", async () => {
+    const redis = client();
+    const key = keygen();
+    const text = fresh("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+
+    const loaded = await redis.scriptLoad(text);
+    const alone = await redis.evalsha(loaded, [key], [1]);
+    const piped = await redis.pipeline().evalsha(loaded, [key], [2]).eval(text, [key], [3]).exec();
+    const transacted = await redis.multi().evalsha(loaded, [key], [4]).exec();
+
+    expect(loaded).toBe(sha1(text));
+    expect(alone).toBe(1);
+    expect(piped).toEqual([3, 6]);
+    expect(transacted).toEqual([10]);
   });
 });
