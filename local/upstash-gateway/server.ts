@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBearerCheck } from './auth.ts';
+import { assertSafeBind } from './bind-policy.ts';
 import {
   COMMAND_ROUTES,
   type CommandContext,
@@ -21,7 +22,10 @@ export interface UpstashGatewayOptions {
   token: string;
   /** TCP port; 0 picks a free one (tests). */
   port: number;
-  /** Interface to listen on; default 127.0.0.1. */
+  /**
+   * Interface to listen on; default 127.0.0.1. Any other than loopback needs a token that is not
+   * the development token and has at least 16 characters (bind-policy.ts).
+   */
   host?: string;
   /** Receives rare operational lines (Redis lost / back, internal errors); default: silent. */
   log?: (line: string) => void;
@@ -159,8 +163,9 @@ const FORCE_CLOSE_AFTER_MS = 1_000;
  * and POST /__narad/stats/reset (bearer auth).
  *
  * Returns once the server listens, even when Redis is unreachable (commands then answer 503
- * until it is back). Throws when the token is empty, the Redis URL is invalid, or the port
- * cannot be bound (e.g. EADDRINUSE).
+ * until it is back). Throws when the token is empty, when `host` is not loopback and the token
+ * is the development token or shorter than 16 characters, when the Redis URL is invalid, or when
+ * the port cannot be bound (e.g. EADDRINUSE).
  */
 export const startUpstashGateway = async (
   options: UpstashGatewayOptions,
@@ -168,6 +173,7 @@ export const startUpstashGateway = async (
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
   const isAuthorized = createBearerCheck(options.token);
+  assertSafeBind(host, options.token);
   const link = await openRedisLink(options.redisUrl, log);
   const context: GatewayContext = {
     link,

@@ -4,8 +4,10 @@
  *
  * Run: NARAD_STACK=external npx vitest run --project stack test/integration/upstash-gateway.test.ts
  */
+import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Redis, type RedisConfigNodejs } from '@upstash/redis';
 import fc from 'fast-check';
 import { Redis as IORedis } from 'ioredis';
@@ -512,5 +514,119 @@ describe("Upstash's script flags", () => {
     expect(alone).toBe(1);
     expect(piped).toEqual([3, 6]);
     expect(transacted).toEqual([10]);
+  });
+});
+
+describe('commands the gateway refuses', () => {
+  const refused: Array<[string, Array<string | number>]> = [
+    ['flushall', ['FLUSHALL']],
+    ['flushdb', ['FLUSHDB']],
+    ['config set', ['CONFIG', 'SET', 'maxmemory', '1mb']],
+    ['debug', ['DEBUG', 'SLEEP', 2]],
+    ['client pause', ['CLIENT', 'PAUSE', 2000]],
+    ['client kill', ['CLIENT', 'KILL', 'TYPE', 'normal']],
+    ['module', ['MODULE', 'LOAD', '/nonexistent/module.so']],
+    ['replicaof', ['REPLICAOF', '127.0.0.1', 1]],
+    ['shutdown', ['SHUTDOWN', 'NOSAVE']],
+    ['bgsave', ['BGSAVE']],
+    ['acl setuser', ['ACL', 'SETUSER', 'default', 'off']],
+    ['swapdb', ['SWAPDB', 0, 1]],
+  ];
+
+  it.each(refused)(
+    'answers %s with 400 and an error naming it, and sends nothing to Redis',
+    async (shown, command) => {
+      await resetStats();
+
+      const response = await post('/', command);
+
+      expect(response.status).toBe(400);
+      const { error } = (await response.json()) as { error: string };
+      expect(error).toMatch(
+        new RegExp(`^ERR command '${shown}' is not supported by the local Upstash gateway: \\S`),
+      );
+      expect((await readStats()).commands).toBe(0);
+    },
+  );
+
+  it('leaves Redis as it was: keys, configuration, connections and role all unchanged', async () => {
+    const sentinel = keygen();
+    await direct.set(sentinel, 'still here');
+    const maxmemory = await direct.config('GET', 'maxmemory');
+    const role = await direct.role();
+
+    for (const [, command] of refused) await post('/', command);
+
+    expect(await direct.get(sentinel)).toBe('still here');
+    expect(await direct.config('GET', 'maxmemory')).toEqual(maxmemory);
+    expect(await direct.role()).toEqual(role);
+    expect(await direct.ping()).toBe('PONG');
+  });
+
+  it('the real client gets the refusal as an error; a pipeline keeps the other results; a transaction runs nothing', async () => {
+    const redis = client();
+    const key = keygen();
+
+    await expect(redis.flushall()).rejects.toThrow(/command 'flushall' is not supported/);
+    const piped = await redis
+      .pipeline()
+      .set(key, 'a')
+      .flushdb()
+      .get(key)
+      .exec({ keepErrors: true });
+    await expect(redis.multi().set(key, 'b').flushall().exec()).rejects.toThrow(
+      /command 'flushall' is not supported.*the transaction was not run/,
+    );
+
+    expect(piped.map(({ error }) => error)).toEqual([
+      undefined,
+      expect.stringMatching(/^ERR command 'flushdb' is not supported/),
+      undefined,
+    ]);
+    expect(await direct.get(key)).toBe('a');
+  });
+
+  it('lets through what Upstash allows of CONFIG and CLIENT: CONFIG GET, CONFIG SET notify-keyspace-events, CLIENT LIST', async () => {
+    const [, events] = (await direct.config('GET', 'notify-keyspace-events')) as [string, string];
+
+    const set = await post('/', ['CONFIG', 'SET', 'notify-keyspace-events', events]);
+    const get = await post('/', ['CONFIG', 'GET', 'notify-keyspace-events']);
+    const list = await post('/', ['CLIENT', 'LIST']);
+
+    expect(await set.json()).toEqual({ result: 'OK' });
+    expect(await get.json()).toEqual({ result: ['notify-keyspace-events', events] });
+    expect(list.status).toBe(200);
+  });
+});
+
+describe('where the gateway listens', () => {
+  it('refuses to start on a non-loopback interface with the development token, before binding anything', async () => {
+    await expect(
+      startUpstashGateway({
+        redisUrl: REDIS_URL,
+        token: 'narad-local-token',
+        port: 0,
+        host: '0.0.0.0',
+      }),
+    ).rejects.toThrow(/^refusing to listen on 0\.0\.0\.0, .*public development token/);
+  });
+
+  it('npm run gateway exits with the reason when UPSTASH_GATEWAY_HOST is not loopback and the token is the default', async () => {
+    const { UPSTASH_REDIS_REST_TOKEN: _token, ...env } = process.env;
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, '../../local/upstash-gateway/main.ts')],
+      {
+        env: { ...env, UPSTASH_GATEWAY_HOST: '0.0.0.0', UPSTASH_GATEWAY_PORT: '0', REDIS_URL },
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(
+      /^upstash-gateway: cannot start: refusing to listen on 0\.0\.0\.0, .*set UPSTASH_REDIS_REST_TOKEN to a secret/m,
+    );
+    expect(run.stdout).not.toMatch(/listening/);
   });
 });

@@ -1,13 +1,20 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import {
+  assertSafeBind,
+  DEVELOPMENT_TOKEN,
+  isLoopbackHost,
+} from '../../local/upstash-gateway/bind-policy.ts';
+import type { RedisCommand } from '../../local/upstash-gateway/command-parsing.ts';
+import { refusalOf } from '../../local/upstash-gateway/command-policy.ts';
 import { createScriptCommandTranslator } from '../../local/upstash-gateway/script-commands.ts';
 import { translateScript } from '../../local/upstash-gateway/script-shebang.ts';
 
 /**
  * The local Upstash gateway's pure decisions: how it rewrites scripts carrying Upstash's flags
- * for a Redis 7.0. The behaviour over HTTP with the real client is in
- * test/integration/upstash-gateway.test.ts.
+ * for a Redis 7.0, which commands it refuses, and where it agrees to listen. The behaviour over
+ * HTTP with the real client is in test/integration/upstash-gateway.test.ts.
  */
 
 const sha1 = (text: string) => createHash('sha1').update(text, 'utf8').digest('hex');
@@ -97,5 +104,79 @@ describe('Upstash script flags on Redis 7.0', () => {
     const [first, second] = scripts.map(sha1) as [string, string];
     expect(translator.translate(['EVALSHA', first, '0']).command[1]).toBe(first);
     expect(translator.translate(['EVALSHA', second, '0']).command[1]).not.toBe(second);
+  });
+});
+
+describe('commands the gateway refuses', () => {
+  it.each<[RedisCommand, string]>([
+    [['FLUSHALL'], 'flushall'],
+    [['flushdb', 'ASYNC'], 'flushdb'],
+    [['CONFIG', 'SET', 'maxmemory', '1mb'], 'config set'],
+    [['CONFIG', 'SET', 'notify-keyspace-events', 'KEA', 'maxmemory', '1mb'], 'config set'],
+    [['CONFIG', 'REWRITE'], 'config rewrite'],
+    [['DEBUG', 'SLEEP', '5'], 'debug'],
+    [['CLIENT', 'PAUSE', '1000'], 'client pause'],
+    [['client', 'kill', 'TYPE', 'normal'], 'client kill'],
+    [['CLIENT', 'REPLY', 'OFF'], 'client reply'],
+    [['MODULE', 'LOAD', '/tmp/x.so'], 'module'],
+    [['REPLICAOF', '127.0.0.1', '6380'], 'replicaof'],
+    [['SLAVEOF', 'NO', 'ONE'], 'slaveof'],
+    [['SHUTDOWN', 'NOSAVE'], 'shutdown'],
+    [['SAVE'], 'save'],
+    [['BGSAVE'], 'bgsave'],
+    [['ACL', 'SETUSER', 'default', 'off'], 'acl setuser'],
+    [['SWAPDB', '0', '1'], 'swapdb'],
+    [['SELECT', '1'], 'select'],
+    [['SUBSCRIBE', 'chat'], 'subscribe'],
+  ])('refuses %j, naming %s', (command, shown) => {
+    expect(refusalOf(command)).toMatch(
+      new RegExp(`^ERR command '${shown}' is not supported by the local Upstash gateway: .+`),
+    );
+  });
+
+  it.each<RedisCommand>([
+    ['GET', 'k'],
+    ['PUBLISH', 'chat', 'hello'],
+    ['CONFIG', 'GET', 'maxmemory'],
+    ['CONFIG', 'SET', 'notify-keyspace-events', 'Ex'],
+    ['CLIENT', 'LIST'],
+    ['CLIENT', 'SETNAME', 'me'],
+    ['ACL', 'WHOAMI'],
+    ['DBSIZE'],
+    ['INFO', 'server'],
+    ['SCRIPT', 'FLUSH'],
+  ])('lets %j through, as Upstash does', (...command) => {
+    expect(refusalOf(command as RedisCommand)).toBeUndefined();
+  });
+});
+
+describe('where the gateway listens', () => {
+  it.each([
+    ['127.0.0.1', true],
+    ['127.8.9.10', true],
+    ['localhost', true],
+    ['::1', true],
+    ['[::1]', true],
+    ['::ffff:127.0.0.1', true],
+    ['0.0.0.0', false],
+    ['::', false],
+    ['192.168.1.20', false],
+    ['128.0.0.1', false],
+    ['127.example.com', false],
+    ['gateway.local', false],
+  ])('%s is loopback: %s', (host, loopback) => {
+    expect(isLoopbackHost(host)).toBe(loopback);
+  });
+
+  it('listens on loopback with any token, the development one included', () => {
+    expect(() => assertSafeBind('127.0.0.1', DEVELOPMENT_TOKEN)).not.toThrow();
+  });
+
+  it('refuses another interface with the public development token or a short token, saying what to set', () => {
+    expect(() => assertSafeBind('0.0.0.0', DEVELOPMENT_TOKEN)).toThrow(
+      /^refusing to listen on 0\.0\.0\.0, .*public development token: set UPSTASH_REDIS_REST_TOKEN to a secret of at least 16 characters/,
+    );
+    expect(() => assertSafeBind('192.168.1.20', 'short')).toThrow(/the token has 5 characters/);
+    expect(() => assertSafeBind('0.0.0.0', 'x'.repeat(32))).not.toThrow();
   });
 });
