@@ -4,7 +4,7 @@ import type { RedisCommand } from './command-parsing.ts';
 // connection, so one of them would corrupt the answers of every other request (a SELECT moves
 // everyone to another database, a SUBSCRIBE stops all replies, a MULTI swallows them).
 const CONNECTION_STATE =
-  'it would change the state of the Redis connection shared by all requests (use /multi-exec for transactions)';
+  'it would change the state of the Redis connection shared by all requests (use /multi-exec for transactions, /subscribe/<channel> and /psubscribe/<pattern> for pub/sub)';
 const CONNECTION_STATE_COMMANDS = [
   'auth',
   'discard',

@@ -13,6 +13,10 @@ import fc from 'fast-check';
 import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstashGateway, type UpstashGateway } from '../../local/upstash-gateway/server.ts';
+import { eventually } from '../support/wait.ts';
+
+/** What `redis.subscribe()` / `psubscribe()` return (the package does not export the class). */
+type Subscriber = ReturnType<Redis['subscribe']>;
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const TOKEN = `test-token-${randomUUID()}`;
@@ -628,5 +632,256 @@ describe('where the gateway listens', () => {
       /^upstash-gateway: cannot start: refusing to listen on 0\.0\.0\.0, .*set UPSTASH_REDIS_REST_TOKEN to a secret/m,
     );
     expect(run.stdout).not.toMatch(/listening/);
+  });
+});
+
+describe('pub/sub over server-sent events', () => {
+  /** A channel name no other run uses. */
+  const channelName = (name: string) => `${keyPrefix}channel:${name}`;
+
+  /** Resolves with the count of the first `subscribe` / `psubscribe` event of `subscriber`. */
+  const subscribed = (subscriber: Subscriber, kind: 'subscribe' | 'psubscribe' = 'subscribe') =>
+    new Promise<number>((resolve) => subscriber.on(kind, (count: number) => resolve(count)));
+
+  /** What Redis itself reports: subscribers of each channel (PUBSUB NUMSUB). */
+  const subscribersOf = async (...channels: string[]): Promise<number[]> => {
+    const reply = (await direct.pubsub('NUMSUB', ...channels)) as Array<string | number>;
+    return channels.map((_, index) => Number(reply[2 * index + 1]));
+  };
+
+  it('delivers published messages to redis.subscribe() in order, objects and text alike', async () => {
+    const channel = channelName('orders');
+    const subscriber = client().subscribe([channel]);
+    const received: unknown[] = [];
+    subscriber.on('message', ({ channel: from, message }) => received.push({ from, message }));
+    const publisher = client();
+    const messages = [
+      { orderId: 'o-1', total: 12.5 },
+      'plain text, with commas, and ünïcödé 👋',
+      42,
+      { orderId: 'o-2', items: [{ sku: 'a', qty: 2 }] },
+    ];
+
+    expect(await subscribed(subscriber)).toBe(1);
+    for (const message of messages) expect(await publisher.publish(channel, message)).toBe(1);
+    await eventually(
+      async () => received.length,
+      (count) => count >= messages.length,
+      { what: 'every published message' },
+    );
+
+    expect(received).toEqual(messages.map((message) => ({ from: channel, message })));
+    await subscriber.unsubscribe();
+  });
+
+  it('gives each subscription a Redis connection of its own, released when the client unsubscribes', async () => {
+    const channel = channelName('shared');
+    const first = client().subscribe([channel]);
+    const second = client().subscribe([channel]);
+
+    // Each subscription is its own SUBSCRIBE, so each counts 1, as on Upstash.
+    expect(await Promise.all([subscribed(first), subscribed(second)])).toEqual([1, 1]);
+    expect(await subscribersOf(channel)).toEqual([2]);
+    const clients = await direct.client('LIST');
+    expect(
+      String(clients).match(/name=upstash-gateway-subscriber /g)?.length,
+    ).toBeGreaterThanOrEqual(2);
+
+    await first.unsubscribe();
+    await eventually(
+      () => subscribersOf(channel),
+      ([count]) => count === 1,
+      {
+        what: 'one subscriber left on the Redis side',
+      },
+    );
+    await second.unsubscribe();
+    await eventually(
+      () => subscribersOf(channel),
+      ([count]) => count === 0,
+      {
+        what: 'no subscriber left on the Redis side',
+      },
+    );
+  });
+
+  it('subscribes to several channels, and unsubscribing from one leaves the other', async () => {
+    const [news, sport] = [channelName('news'), channelName('sport')];
+    const subscriber = client().subscribe([news, sport]);
+    const received: Array<[string, unknown]> = [];
+    subscriber.on('message', ({ channel, message }) => received.push([channel, message]));
+    const counts: number[] = [];
+    await new Promise<void>((resolve) =>
+      subscriber.on('subscribe', (count: number) => {
+        counts.push(count);
+        if (counts.length === 2) resolve();
+      }),
+    );
+    const publisher = client();
+
+    await publisher.publish(news, { n: 1 });
+    await publisher.publish(sport, { s: 1 });
+    await eventually(
+      async () => received.length,
+      (count) => count === 2,
+    );
+    await subscriber.unsubscribe([news]);
+    await eventually(
+      () => subscribersOf(news, sport),
+      ([n, s]) => n === 0 && s === 1,
+      {
+        what: 'news unsubscribed on the Redis side, sport still subscribed',
+      },
+    );
+    expect(await publisher.publish(news, { n: 2 })).toBe(0);
+    await publisher.publish(sport, { s: 2 });
+    await eventually(
+      async () => received.length,
+      (count) => count === 3,
+    );
+
+    expect(counts).toEqual([1, 1]);
+    expect(received).toEqual([
+      [news, { n: 1 }],
+      [sport, { s: 1 }],
+      [sport, { s: 2 }],
+    ]);
+    expect(subscriber.getSubscribedChannels()).toEqual([sport]);
+    await subscriber.unsubscribe();
+  });
+
+  it('delivers to redis.psubscribe() what matches the pattern, with the pattern and the channel', async () => {
+    const pattern = channelName('user:*');
+    const subscriber = client().psubscribe([pattern]);
+    const received: unknown[] = [];
+    subscriber.on('pmessage', (event) => received.push(event));
+    const publisher = client();
+
+    expect(await subscribed(subscriber, 'psubscribe')).toBe(1);
+    expect(await publisher.publish(channelName('user:1'), { hello: 1 })).toBe(1);
+    expect(await publisher.publish(channelName('other:1'), { hello: 'nobody' })).toBe(0);
+    // (The client JSON-parses pattern messages without a fallback, so plain text would be an error.)
+    expect(await publisher.publish(channelName('user:2'), ['two'])).toBe(1);
+    await eventually(
+      async () => received.length,
+      (count) => count >= 2,
+    );
+
+    expect(received).toEqual([
+      { pattern, channel: channelName('user:1'), message: { hello: 1 } },
+      { pattern, channel: channelName('user:2'), message: ['two'] },
+    ]);
+    await subscriber.unsubscribe();
+    await eventually(
+      () => publisher.publish(channelName('user:3'), 'after'),
+      (receivers) => receivers === 0,
+      { what: 'the pattern subscription gone on the Redis side' },
+    );
+  });
+
+  it("speaks Upstash's wire format: text/event-stream, data: lines, a line break splitting the data", async () => {
+    const channel = channelName('raw');
+    const abort = new AbortController();
+    const response = await fetch(`${gateway.url}/subscribe/${encodeURIComponent(channel)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const readUntil = async (expected: string) => {
+      while (!text.includes(expected)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${JSON.stringify(expected)}; got ${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    await readUntil('\n\n');
+    await direct.publish(channel, 'hello, world');
+    await direct.publish(channel, 'line one\nline two');
+    await readUntil('line two');
+
+    expect(text).toBe(
+      `data: subscribe,${channel},1\n\n` +
+        `data: message,${channel},hello, world\n\n` +
+        `data: message,${channel},line one\ndata: line two\n\n`,
+    );
+    abort.abort();
+    await eventually(
+      () => subscribersOf(channel),
+      ([count]) => count === 0,
+      {
+        what: 'the aborted subscription gone on the Redis side',
+      },
+    );
+  });
+
+  it('refuses a wrong token with 401 and an empty channel with 400, subscribing nothing', async () => {
+    const channel = channelName('guarded');
+    const intruder = new Redis({ url: gateway.url, token: 'not-the-token', retry: false });
+    const errors: Error[] = [];
+    const subscriber = intruder.subscribe([channel]);
+    subscriber.on('error', (error: Error) => errors.push(error));
+
+    await eventually(
+      async () => errors.length,
+      (count) => count === 1,
+    );
+    const empty = await post('/subscribe/', []);
+
+    expect(errors[0]?.message).toMatch(/Unauthorized \(401\)/);
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: string }).error).toMatch(
+      /^\/subscribe\/<channel>: the name is empty/,
+    );
+    expect(await subscribersOf(channel)).toEqual([0]);
+  });
+
+  it('answers a subscription with 503 naming Redis when Redis is unreachable, and the client reports it', async () => {
+    const port = await closedPort();
+    const orphan = await startUpstashGateway({
+      redisUrl: `redis://127.0.0.1:${port}`,
+      token: TOKEN,
+      port: 0,
+    });
+    try {
+      const errors: Error[] = [];
+      const subscriber = new Redis({ url: orphan.url, token: TOKEN, retry: false }).subscribe([
+        channelName('unreachable'),
+      ]);
+      subscriber.on('error', (error: Error) => errors.push(error));
+
+      await eventually(
+        async () => errors.length,
+        (count) => count === 1,
+      );
+
+      expect(errors[0]?.message).toMatch(
+        new RegExp(`^redis unreachable at 127\\.0\\.0\\.1:${port}: `),
+      );
+    } finally {
+      await orphan.close();
+    }
+  });
+
+  it('ends open subscriptions and releases their Redis connections when the gateway closes', async () => {
+    const own = await startUpstashGateway({ redisUrl: REDIS_URL, token: TOKEN, port: 0 });
+    const channel = channelName('closing');
+    const subscriber = new Redis({ url: own.url, token: TOKEN, retry: false }).subscribe([channel]);
+    expect(await subscribed(subscriber)).toBe(1);
+
+    await own.close();
+
+    await eventually(
+      () => subscribersOf(channel),
+      ([count]) => count === 0,
+      {
+        what: 'no subscriber left after the gateway closed',
+      },
+    );
   });
 });
