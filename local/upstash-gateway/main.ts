@@ -7,8 +7,12 @@
  * never the token; exits with a clear message when it cannot start; exits cleanly on
  * SIGINT/SIGTERM.
  */
+import { loadDotEnv } from '../dotenv.ts';
 import { DEVELOPMENT_TOKEN } from './bind-policy.ts';
 import { startUpstashGateway } from './server.ts';
+
+// The README promises the gateway reads .env like the other local tools (set variables win).
+loadDotEnv();
 
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_PORT = 8079;

@@ -616,12 +616,17 @@ describe('where the gateway listens', () => {
   });
 
   it('npm run gateway exits with the reason when UPSTASH_GATEWAY_HOST is not loopback and the token is the default', async () => {
-    const { UPSTASH_REDIS_REST_TOKEN: _token, ...env } = process.env;
     const run = spawnSync(
       process.execPath,
       ['--import', 'tsx', join(import.meta.dirname, '../../local/upstash-gateway/main.ts')],
       {
-        env: { ...env, UPSTASH_GATEWAY_HOST: '0.0.0.0', UPSTASH_GATEWAY_PORT: '0', REDIS_URL },
+        env: {
+          ...process.env,
+          UPSTASH_GATEWAY_HOST: '0.0.0.0',
+          UPSTASH_GATEWAY_PORT: '0',
+          UPSTASH_REDIS_REST_TOKEN: 'narad-local-token',
+          REDIS_URL,
+        },
         encoding: 'utf8',
         timeout: 20_000,
       },
