@@ -47,7 +47,8 @@ const SADD_CHUNK = 1000;
 //   counter count, set count, (key index, amount) per counter, (key index, member count,
 //   members...) per set. Offsets travel and are stored as strings (no float formatting).
 // Replies, per partition: the status and the offset it was applied through before ('-1': none).
-const LUA = `
+// Every key is in KEYS, so Upstash locks only those (the shebang must be the very first line).
+const LUA = `#!lua flags=allow-key-locking
 local dataTtl, appliedTtl = ARGV[1], ARGV[2]
 local at = 4
 local reply, touched, seen = {}, {}, {}

@@ -119,13 +119,15 @@ const isEntry = (value: unknown): value is FallbackEntry =>
 // Compare-and-act on the lock, so a drain never extends or releases a lock it no longer holds.
 const EXTEND_LOCK = defineScript({
   name: 'extend drain lock',
-  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end`,
+  lua: `#!lua flags=allow-key-locking
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end`,
   emulate: (call, [lock = ''], [token = '', seconds = '']) =>
     call('GET', lock) === token ? call('EXPIRE', lock, seconds) : 0,
 });
 const RELEASE_LOCK = defineScript({
   name: 'release drain lock',
-  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`,
+  lua: `#!lua flags=allow-key-locking
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`,
   emulate: (call, [lock = ''], [token = '']) =>
     call('GET', lock) === token ? call('DEL', lock) : 0,
 });

@@ -10,6 +10,7 @@ import {
   type ResponseEncoding,
   resultBody,
 } from './resp-to-json.ts';
+import type { ScriptCommandTranslator, TranslatedCommand } from './script-commands.ts';
 import type { CountedPath, StatsCounter } from './stats.ts';
 
 /** What an endpoint answers: HTTP status and JSON body text. */
@@ -22,7 +23,20 @@ export interface Reply {
 export interface CommandContext {
   link: RedisLink;
   stats: StatsCounter;
+  scripts: ScriptCommandTranslator;
 }
+
+/** Sends `translated` commands with `send`, then gives each successful reply back its client form. */
+const runTranslated = async (
+  translated: readonly TranslatedCommand[],
+  send: (commands: RedisCommand[]) => Promise<CommandOutcome[]>,
+): Promise<CommandOutcome[]> => {
+  const outcomes = await send(translated.map(({ command }) => command));
+  return outcomes.map((outcome, index) => {
+    const reply = translated[index]?.reply;
+    return reply === undefined || 'error' in outcome ? outcome : { result: reply(outcome.result) };
+  });
+};
 
 /**
  * One command endpoint. Returns the 200 reply; throws a `GatewayError` for everything else
@@ -36,19 +50,23 @@ export type CommandRoute = (
   clientGone: () => AbortSignal,
 ) => Promise<Reply>;
 
-const runSingle: CommandRoute = async ({ link, stats }, body, encoding, clientGone) => {
+const runSingle: CommandRoute = async ({ link, stats, scripts }, body, encoding, clientGone) => {
   const command = parseCommandBody(body);
   const refusal = refusalOf(command);
   if (refusal !== undefined) throw new BadRequestError(refusal);
   stats.countCommands(1);
-  const run = (connection: Redis) => sendCommand(connection, command);
+  const translated = scripts.translate(command);
+  const run = (connection: Redis) => sendCommand(connection, translated.command);
   const reply = mayBlock(command)
     ? await link.onDedicated(run, clientGone())
     : await link.onShared(run);
-  return { status: 200, body: resultBody(reply, encoding) };
+  return {
+    status: 200,
+    body: resultBody(translated.reply ? translated.reply(reply) : reply, encoding),
+  };
 };
 
-const runPipeline: CommandRoute = async ({ link, stats }, body, encoding, clientGone) => {
+const runPipeline: CommandRoute = async ({ link, stats, scripts }, body, encoding, clientGone) => {
   const commands = parseCommandListBody(body);
   // A refused command answers its own {error}; the others still run, as in a Redis pipeline.
   const outcomes: CommandOutcome[] = new Array(commands.length);
@@ -65,7 +83,10 @@ const runPipeline: CommandRoute = async ({ link, stats }, body, encoding, client
   });
   if (runnable.length > 0) {
     stats.countCommands(runnable.length);
-    const run = (connection: Redis) => sendPipeline(connection, runnable);
+    const run = (connection: Redis) =>
+      runTranslated(runnable.map(scripts.translate), (translated) =>
+        sendPipeline(connection, translated),
+      );
     const results = runnable.some(mayBlock)
       ? await link.onDedicated(run, clientGone())
       : await link.onShared(run);
@@ -76,7 +97,7 @@ const runPipeline: CommandRoute = async ({ link, stats }, body, encoding, client
   return { status: 200, body: outcomesBody(outcomes, encoding) };
 };
 
-const runTransaction: CommandRoute = async ({ link, stats }, body, encoding) => {
+const runTransaction: CommandRoute = async ({ link, stats, scripts }, body, encoding) => {
   const commands = parseCommandListBody(body);
   commands.forEach((command, index) => {
     const refusal = refusalOf(command);
@@ -86,7 +107,11 @@ const runTransaction: CommandRoute = async ({ link, stats }, body, encoding) => 
   });
   stats.countCommands(commands.length);
   // Blocking commands do not block inside MULTI, so the shared connection is always fine here.
-  const outcomes = await link.onShared((connection) => sendTransaction(connection, commands));
+  const outcomes = await link.onShared((connection) =>
+    runTranslated(commands.map(scripts.translate), (translated) =>
+      sendTransaction(connection, translated),
+    ),
+  );
   return { status: 200, body: outcomesBody(outcomes, encoding) };
 };
 

@@ -47,7 +47,7 @@ export class NotFoundError extends GatewayError {
   constructor(path: string, options?: ErrorOptions) {
     super(
       404,
-      `no such endpoint: ${path}; this gateway answers POST /, POST /pipeline and POST /multi-exec with JSON command arrays`,
+      `no such endpoint: ${path}; this gateway answers POST /, POST /pipeline and POST /multi-exec with JSON command arrays, and streams POST /subscribe/<channel> and POST /psubscribe/<pattern>`,
       options,
     );
     this.name = 'NotFoundError';

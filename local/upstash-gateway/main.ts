@@ -2,13 +2,17 @@
  * CLI: `node --import tsx local/upstash-gateway/main.ts` (`npm run gateway`).
  *
  * Env: REDIS_URL (default redis://127.0.0.1:6379), UPSTASH_GATEWAY_PORT (default 8079),
- * UPSTASH_GATEWAY_HOST (default 127.0.0.1), UPSTASH_REDIS_REST_TOKEN (default: the development
- * token below). Prints one start line, never the token; exits cleanly on SIGINT/SIGTERM.
+ * UPSTASH_GATEWAY_HOST (default 127.0.0.1; another interface than loopback needs a token of
+ * your own), UPSTASH_REDIS_REST_TOKEN (default: the development token). Prints one start line,
+ * never the token; exits with a clear message when it cannot start; exits cleanly on
+ * SIGINT/SIGTERM.
  */
+import { loadDotEnv } from '../dotenv.ts';
+import { DEVELOPMENT_TOKEN } from './bind-policy.ts';
 import { startUpstashGateway } from './server.ts';
 
-/** Token used when UPSTASH_REDIS_REST_TOKEN is unset; for local development only. */
-export const DEVELOPMENT_TOKEN = 'narad-local-token';
+// The README promises the gateway reads .env like the other local tools (set variables win).
+loadDotEnv();
 
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_PORT = 8079;

@@ -28,9 +28,14 @@ export interface RedisLink {
   onShared<T>(work: (connection: Redis) => Promise<T>): Promise<T>;
   /**
    * Runs `work` on a fresh connection of its own, closed afterwards or when `signal` aborts
-   * (for commands that may block). Same errors as `onShared`.
+   * (for commands that may block, and subscriptions); `name` shows in CLIENT LIST. Same errors
+   * as `onShared`.
    */
-  onDedicated<T>(work: (connection: Redis) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  onDedicated<T>(
+    work: (connection: Redis) => Promise<T>,
+    signal?: AbortSignal,
+    name?: string,
+  ): Promise<T>;
   /** Closes every connection. Never throws. */
   close(): Promise<void>;
 }
@@ -120,8 +125,12 @@ export const openRedisLink = async (
         throw unreachable(error);
       }
     },
-    onDedicated: async (work, signal) => {
-      const connection = new Redis(redisUrl, { ...FAIL_FAST_OPTIONS, retryStrategy: () => null });
+    onDedicated: async (work, signal, name) => {
+      const connection = new Redis(redisUrl, {
+        ...FAIL_FAST_OPTIONS,
+        retryStrategy: () => null,
+        ...(name === undefined ? {} : { connectionName: name }),
+      });
       // connect() rejects with a bare "Connection is closed."; the reason comes as an event.
       let connectionError: string | undefined;
       connection.on('error', (error: Error) => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBearerCheck } from './auth.ts';
+import { assertSafeBind } from './bind-policy.ts';
 import {
   COMMAND_ROUTES,
   type CommandContext,
@@ -11,7 +12,9 @@ import { GatewayError, MethodNotAllowedError, NotFoundError, UnauthorizedError }
 import { openRedisLink } from './redis-link.ts';
 import { DEFAULT_MAX_BODY_BYTES, readBody } from './request-body.ts';
 import { errorBody, type ResponseEncoding } from './resp-to-json.ts';
+import { createScriptCommandTranslator } from './script-commands.ts';
 import { createStatsCounter } from './stats.ts';
+import { streamSubscription, subscriptionOf } from './subscriptions.ts';
 
 export interface UpstashGatewayOptions {
   /** redis:// or rediss:// URL of the Redis behind the gateway. */
@@ -20,7 +23,10 @@ export interface UpstashGatewayOptions {
   token: string;
   /** TCP port; 0 picks a free one (tests). */
   port: number;
-  /** Interface to listen on; default 127.0.0.1. */
+  /**
+   * Interface to listen on; default 127.0.0.1. Any other than loopback needs a token that is not
+   * the development token and has at least 16 characters (bind-policy.ts).
+   */
   host?: string;
   /** Receives rare operational lines (Redis lost / back, internal errors); default: silent. */
   log?: (line: string) => void;
@@ -40,6 +46,8 @@ interface GatewayContext extends CommandContext {
   isAuthorized: (authorization: string | undefined) => boolean;
   maxBodyBytes: number;
   log: (line: string) => void;
+  /** The open subscription streams: how to stop each, and when it has ended. */
+  streams: Set<{ stop: AbortController; ended: Promise<void> }>;
 }
 
 let syncTokenCounter = 0;
@@ -59,6 +67,10 @@ const send = (response: ServerResponse, { status, body }: Reply, closeConnection
   });
   response.end(body);
 };
+
+const syncTokenHeader = () => ({ 'upstash-sync-token': nextSyncToken() });
+
+const noop = (): void => {};
 
 const encodingOf = (request: IncomingMessage): ResponseEncoding => {
   const header = request.headers['upstash-encoding'];
@@ -87,11 +99,47 @@ const abortOnClose = (response: ServerResponse) => (): AbortSignal => {
   return controller.signal;
 };
 
+/** Streams a subscription until the client or Redis goes away; the stream is its own answer. */
+const handleSubscription = async (
+  context: GatewayContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  path: string,
+): Promise<undefined> => {
+  const method = request.method ?? 'GET';
+  if (method !== 'POST' && method !== 'GET') {
+    throw new MethodNotAllowedError(method, path, 'POST (or GET)');
+  }
+  requireAuthorization(context, request);
+  const subscription = subscriptionOf(path);
+  if (subscription === undefined) throw new NotFoundError(path);
+  const stop = new AbortController();
+  const streaming = streamSubscription(
+    {
+      link: context.link,
+      headers: syncTokenHeader,
+      clientGone: AbortSignal.any([abortOnClose(response)(), stop.signal]),
+    },
+    subscription,
+    request,
+    response,
+  );
+  const stream = { stop, ended: streaming.then(noop, noop) };
+  context.streams.add(stream);
+  try {
+    await streaming;
+  } finally {
+    context.streams.delete(stream);
+  }
+  return undefined;
+};
+
+/** Answers one request: a reply to send, or undefined when the handler answered itself (streams). */
 const route = async (
   context: GatewayContext,
   request: IncomingMessage,
   response: ServerResponse,
-): Promise<Reply> => {
+): Promise<Reply | undefined> => {
   const url = request.url ?? '/';
   const queryStart = url.indexOf('?');
   const path = queryStart === -1 ? url : url.slice(0, queryStart);
@@ -107,6 +155,9 @@ const route = async (
   if (path === '/__narad/stats' || path === '/__narad/stats/reset') {
     return handleStats(context, request, path);
   }
+  if (path.startsWith('/subscribe/') || path.startsWith('/psubscribe/')) {
+    return handleSubscription(context, request, response, path);
+  }
   if (!isCommandPath(path)) throw new NotFoundError(path);
   context.stats.countRequest(path);
   if (method !== 'POST') throw new MethodNotAllowedError(method, path, 'POST');
@@ -121,7 +172,8 @@ const handleRequest = async (
   response: ServerResponse,
 ): Promise<void> => {
   try {
-    send(response, await route(context, request, response));
+    const reply = await route(context, request, response);
+    if (reply !== undefined) send(response, reply);
   } catch (error) {
     if (response.headersSent) return;
     if (error instanceof GatewayError) {
@@ -153,13 +205,15 @@ const FORCE_CLOSE_AFTER_MS = 1_000;
 
 /**
  * Starts an HTTP server speaking the Upstash Redis REST protocol (POST /, /pipeline,
- * /multi-exec, bearer auth, `Upstash-Encoding: base64`, `upstash-sync-token`) in front of the
- * Redis at `redisUrl`, plus GET / (readiness, no auth), GET /__narad/stats and
+ * /multi-exec, bearer auth, `Upstash-Encoding: base64`, `upstash-sync-token`, pub/sub as
+ * server-sent events on /subscribe/<channel> and /psubscribe/<pattern>, Upstash's script flags)
+ * in front of the Redis at `redisUrl`, plus GET / (readiness, no auth), GET /__narad/stats and
  * POST /__narad/stats/reset (bearer auth).
  *
  * Returns once the server listens, even when Redis is unreachable (commands then answer 503
- * until it is back). Throws when the token is empty, the Redis URL is invalid, or the port
- * cannot be bound (e.g. EADDRINUSE).
+ * until it is back). Throws when the token is empty, when `host` is not loopback and the token
+ * is the development token or shorter than 16 characters, when the Redis URL is invalid, or when
+ * the port cannot be bound (e.g. EADDRINUSE).
  */
 export const startUpstashGateway = async (
   options: UpstashGatewayOptions,
@@ -167,13 +221,16 @@ export const startUpstashGateway = async (
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
   const isAuthorized = createBearerCheck(options.token);
+  assertSafeBind(host, options.token);
   const link = await openRedisLink(options.redisUrl, log);
   const context: GatewayContext = {
     link,
     stats: createStatsCounter(),
+    scripts: createScriptCommandTranslator(),
     isAuthorized,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     log,
+    streams: new Set(),
   };
   const server = createServer((request, response) => {
     void handleRequest(context, request, response);
@@ -191,6 +248,11 @@ export const startUpstashGateway = async (
     port,
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // A subscription stream never ends on its own; stopping it closes its Redis connection, and
+      // once it has ended its HTTP connection is idle and closes with the others.
+      const streams = [...context.streams];
+      for (const { stop } of streams) stop.abort();
+      await Promise.all(streams.map(({ ended }) => ended));
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), FORCE_CLOSE_AFTER_MS);
       await closed;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Ratelimit } from '@upstash/ratelimit';
-import { Redis } from '@upstash/redis';
+import { Redis, type Requester } from '@upstash/redis';
+import { Redis as DirectRedis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { createRateLimiter, RATE_LIMIT_PREFIX } from '../../lib/auth/rate-limit.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
@@ -36,6 +37,27 @@ const limiterFor = (config: Config) =>
   createRateLimiter(config, config.redis ? createRedisClient(config.redis) : undefined);
 
 const user = () => ({ kind: 'user', userId: `user-rl-${randomUUID().slice(0, 8)}` }) as const;
+
+/**
+ * A client on the stack's gateway that also records every command it sends (each command of an
+ * auto-pipelined batch on its own), to see what @upstash/ratelimit really sends.
+ */
+const recordingClient = () => {
+  const sent: unknown[][] = [];
+  const http = (
+    new Redis({ url: stack.upstashUrl, token: stack.upstashToken }) as unknown as {
+      client: Requester;
+    }
+  ).client;
+  const requester: Requester = {
+    request: (request) => {
+      const commands = request.path?.includes('pipeline') ? request.body : [request.body];
+      sent.push(...(commands as unknown[][]));
+      return http.request(request);
+    },
+  };
+  return { redis: new Redis(requester), sent };
+};
 
 /** Whether each call passed, or the seconds a refusal says to wait. */
 const attempt = async (check: () => Promise<void>): Promise<'passed' | number> => {
@@ -103,6 +125,41 @@ describe('the POST rate limit on real Redis', () => {
     expect(outcomes[0]).toBe('passed');
     expect(outcomes[1]).toEqual(expect.any(Number));
     expect(outcomes.slice(2)).toEqual(['passed', 'passed', 'passed']);
+  });
+
+  it("runs @upstash/ratelimit's own scripts, first line #!lua flags=allow-key-locking, through the gateway: EVAL once, then EVALSHA", async () => {
+    const { redis: recorded, sent } = recordingClient();
+    const limiter = createRateLimiter(configWith({ RATE_LIMIT_PER_USER: '2' }), recorded);
+    const alice = user();
+
+    const outcomes = await inOneWindow(4_000, async () => [
+      await attempt(() => limiter.check(alice, 'POST /orders')),
+      await attempt(() => limiter.check(alice, 'POST /orders')),
+      await attempt(() => limiter.check(alice, 'POST /orders')),
+    ]);
+
+    expect(outcomes.slice(0, 2)).toEqual(['passed', 'passed']);
+    expect(outcomes[2]).toEqual(expect.any(Number));
+    const scripts = sent.filter(([name]) => /^eval/i.test(String(name)));
+    const evals = scripts.filter(([name]) => String(name).toLowerCase() === 'eval');
+    const shas = [
+      ...new Set(
+        scripts.filter(([name]) => String(name).toLowerCase() === 'evalsha').map(([, sha]) => sha),
+      ),
+    ] as string[];
+    // The first EVALSHA finds the script when an earlier test taught this gateway; at most one EVAL.
+    expect(evals.length).toBeLessThanOrEqual(1);
+    for (const [, text] of evals) expect(String(text)).toMatch(/^#!lua flags=allow-key-locking\n/);
+    expect(shas).toHaveLength(1);
+    // Redis itself never holds the library's text (it refuses the flag): what runs is the
+    // gateway's rewrite, found through the library's own SHA1.
+    const direct = new DirectRedis(stack.redisUrl);
+    try {
+      expect(await direct.script('EXISTS', shas[0] as string)).toEqual([0]);
+    } finally {
+      direct.disconnect();
+    }
+    expect(await recorded.scriptExists(shas[0] as string)).toEqual([1]);
   });
 
   it('fails open when Redis is unreachable: the request passes at once instead of a 5xx', async () => {

@@ -2,13 +2,19 @@
  * The local Upstash gateway, specified through the real `@upstash/redis` client against a real
  * redis-server: everything the client does against Upstash must work the same here.
  */
-import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { Redis, type RedisConfigNodejs } from '@upstash/redis';
 import fc from 'fast-check';
 import { Redis as IORedis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startUpstashGateway, type UpstashGateway } from '../../local/upstash-gateway/server.ts';
+import { eventually } from '../support/wait.ts';
+
+/** What `redis.subscribe()` / `psubscribe()` return (the package does not export the class). */
+type Subscriber = ReturnType<Redis['subscribe']>;
 
 // The tests' own redis-server (test/support/test-stack.ts); this file starts gateways on it.
 const REDIS_URL = inject('stack').redisUrl;
@@ -409,5 +415,477 @@ describe('protocol details', () => {
     } finally {
       await orphan.close();
     }
+  });
+});
+
+describe("Upstash's script flags", () => {
+  /** A script text no earlier run sent, so Redis's script cache cannot answer for it. */
+  const fresh = (body: string) => `#!lua flags=allow-key-locking\n-- ${randomUUID()}\n${body}`;
+  const sha1 = (text: string) => createHash('sha1').update(text, 'utf8').digest('hex');
+
+  it('runs a script declaring allow-key-locking, which Redis 7.0 alone refuses', async () => {
+    const redis = client();
+    const key = keygen();
+    const script = fresh("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+
+    await expect(direct.eval(script, 1, key, 5)).rejects.toThrow(
+      /Unexpected flag in script shebang: allow-key-locking/,
+    );
+    expect(await redis.eval(script, [key], [5])).toBe(5);
+    expect(await direct.get(key)).toBe('5');
+  });
+
+  it('keeps the flags Redis knows: a no-writes,allow-key-locking script runs with EVAL_RO and may not write', async () => {
+    const redis = client();
+    const key = keygen();
+    await direct.set(key, 'read me');
+    const reader = "#!lua flags=no-writes,allow-key-locking\nreturn redis.call('GET', KEYS[1])";
+    const writer =
+      "#!lua flags=no-writes,allow-key-locking\nreturn redis.call('SET', KEYS[1], 'x')";
+
+    expect(await redis.evalRo(reader, [key], [])).toBe('read me');
+    await expect(redis.eval(writer, [key], [])).rejects.toThrow(/Write commands are not allowed/);
+    expect(await direct.get(key)).toBe('read me');
+  });
+
+  it("refuses a key the script did not pass in KEYS, with Upstash's error, before touching it", async () => {
+    const redis = client();
+    const [declared, undeclared] = [keygen(), keygen()];
+    // The key is built inside the script, as a careless script would.
+    const script = fresh(
+      "redis.call('SET', 'narad-test:' .. ARGV[1], 'x')\nreturn redis.call('SET', KEYS[1], 'y')",
+    );
+    const suffix = undeclared.slice('narad-test:'.length);
+
+    await expect(redis.eval(script, [declared], [suffix])).rejects.toThrow(
+      `ERR Dynamic keys are not allowed in Lua scripts when 'allow-key-locking' flag is set. Key was: ${undeclared}`,
+    );
+    expect(await direct.exists(declared, undeclared)).toBe(0);
+  });
+
+  it('hands redis.pcall the refusal as an error reply, and refuses FLUSHDB inside the script', async () => {
+    const redis = client();
+    const [declared, undeclared] = [keygen(), keygen()];
+    const pcall = fresh(
+      "local reply = redis.pcall('GET', ARGV[1])\nreturn reply['err'] or 'not refused'",
+    );
+    const flush = fresh("return redis.call('FLUSHDB')");
+    await direct.set(declared, 'kept');
+
+    expect(await redis.eval(pcall, [declared], [undeclared])).toMatch(/^ERR Dynamic keys/);
+    await expect(redis.eval(flush, [declared], [])).rejects.toThrow(
+      /'flushdb' is not allowed in Lua scripts when 'allow-key-locking' flag is set/,
+    );
+    expect(await direct.get(declared)).toBe('kept');
+  });
+
+  it('holds only flagged scripts to the rule: without the flag a key outside KEYS is fine, as on Upstash', async () => {
+    const redis = client();
+    const outside = keygen();
+
+    expect(await redis.eval("return redis.call('SET', ARGV[1], 'v')", [], [outside])).toBe('OK');
+    expect(await direct.get(outside)).toBe('v');
+  });
+
+  it("finds the rewritten script by the client's SHA1: Script.exec() sends EVAL once, then EVALSHA alone", async () => {
+    const redis = client({ enableAutoPipelining: false });
+    const key = keygen();
+    const script = redis.createScript<number>(fresh("return redis.call('INCR', KEYS[1])"));
+    await resetStats();
+
+    expect(await script.exec([key], [])).toBe(1); // EVALSHA -> NOSCRIPT, then EVAL
+    const afterFirst = await readStats();
+    expect(await script.exec([key], [])).toBe(2); // EVALSHA with the client's SHA1 runs it
+    const afterSecond = await readStats();
+
+    expect(afterFirst.requests['/']).toBe(2);
+    expect(afterSecond.requests['/'] - afterFirst.requests['/']).toBe(1);
+    expect(await redis.scriptExists(script.sha1)).toEqual([1]);
+  });
+
+  it("answers SCRIPT LOAD with the client's SHA1, which EVALSHA, pipelines and transactions then run", async () => {
+    const redis = client();
+    const key = keygen();
+    const text = fresh("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+
+    const loaded = await redis.scriptLoad(text);
+    const alone = await redis.evalsha(loaded, [key], [1]);
+    const piped = await redis.pipeline().evalsha(loaded, [key], [2]).eval(text, [key], [3]).exec();
+    const transacted = await redis.multi().evalsha(loaded, [key], [4]).exec();
+
+    expect(loaded).toBe(sha1(text));
+    expect(alone).toBe(1);
+    expect(piped).toEqual([3, 6]);
+    expect(transacted).toEqual([10]);
+  });
+});
+
+describe('commands the gateway refuses', () => {
+  const refused: Array<[string, Array<string | number>]> = [
+    ['flushall', ['FLUSHALL']],
+    ['flushdb', ['FLUSHDB']],
+    ['config set', ['CONFIG', 'SET', 'maxmemory', '1mb']],
+    ['debug', ['DEBUG', 'SLEEP', 2]],
+    ['client pause', ['CLIENT', 'PAUSE', 2000]],
+    ['client kill', ['CLIENT', 'KILL', 'TYPE', 'normal']],
+    ['module', ['MODULE', 'LOAD', '/nonexistent/module.so']],
+    ['replicaof', ['REPLICAOF', '127.0.0.1', 1]],
+    ['shutdown', ['SHUTDOWN', 'NOSAVE']],
+    ['bgsave', ['BGSAVE']],
+    ['acl setuser', ['ACL', 'SETUSER', 'default', 'off']],
+    ['swapdb', ['SWAPDB', 0, 1]],
+  ];
+
+  it.each(refused)(
+    'answers %s with 400 and an error naming it, and sends nothing to Redis',
+    async (shown, command) => {
+      await resetStats();
+
+      const response = await post('/', command);
+
+      expect(response.status).toBe(400);
+      const { error } = (await response.json()) as { error: string };
+      expect(error).toMatch(
+        new RegExp(`^ERR command '${shown}' is not supported by the local Upstash gateway: \\S`),
+      );
+      expect((await readStats()).commands).toBe(0);
+    },
+  );
+
+  it('leaves Redis as it was: keys, configuration, connections and role all unchanged', async () => {
+    const sentinel = keygen();
+    await direct.set(sentinel, 'still here');
+    const maxmemory = await direct.config('GET', 'maxmemory');
+    const role = await direct.role();
+
+    for (const [, command] of refused) await post('/', command);
+
+    expect(await direct.get(sentinel)).toBe('still here');
+    expect(await direct.config('GET', 'maxmemory')).toEqual(maxmemory);
+    expect(await direct.role()).toEqual(role);
+    expect(await direct.ping()).toBe('PONG');
+  });
+
+  it('the real client gets the refusal as an error; a pipeline keeps the other results; a transaction runs nothing', async () => {
+    const redis = client();
+    const key = keygen();
+
+    await expect(redis.flushall()).rejects.toThrow(/command 'flushall' is not supported/);
+    const piped = await redis
+      .pipeline()
+      .set(key, 'a')
+      .flushdb()
+      .get(key)
+      .exec({ keepErrors: true });
+    await expect(redis.multi().set(key, 'b').flushall().exec()).rejects.toThrow(
+      /command 'flushall' is not supported.*the transaction was not run/,
+    );
+
+    expect(piped.map(({ error }) => error)).toEqual([
+      undefined,
+      expect.stringMatching(/^ERR command 'flushdb' is not supported/),
+      undefined,
+    ]);
+    expect(await direct.get(key)).toBe('a');
+  });
+
+  it('lets through what Upstash allows of CONFIG and CLIENT: CONFIG GET, CONFIG SET notify-keyspace-events, CLIENT LIST', async () => {
+    const [, events] = (await direct.config('GET', 'notify-keyspace-events')) as [string, string];
+
+    const set = await post('/', ['CONFIG', 'SET', 'notify-keyspace-events', events]);
+    const get = await post('/', ['CONFIG', 'GET', 'notify-keyspace-events']);
+    const list = await post('/', ['CLIENT', 'LIST']);
+
+    expect(await set.json()).toEqual({ result: 'OK' });
+    expect(await get.json()).toEqual({ result: ['notify-keyspace-events', events] });
+    expect(list.status).toBe(200);
+  });
+});
+
+describe('where the gateway listens', () => {
+  it('refuses to start on a non-loopback interface with the development token, before binding anything', async () => {
+    await expect(
+      startUpstashGateway({
+        redisUrl: REDIS_URL,
+        token: 'narad-local-token',
+        port: 0,
+        host: '0.0.0.0',
+      }),
+    ).rejects.toThrow(/^refusing to listen on 0\.0\.0\.0, .*public development token/);
+  });
+
+  it('npm run gateway exits with the reason when UPSTASH_GATEWAY_HOST is not loopback and the token is the default', async () => {
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, '../../local/upstash-gateway/main.ts')],
+      {
+        env: {
+          ...process.env,
+          UPSTASH_GATEWAY_HOST: '0.0.0.0',
+          UPSTASH_GATEWAY_PORT: '0',
+          UPSTASH_REDIS_REST_TOKEN: 'narad-local-token',
+          REDIS_URL,
+        },
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
+
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(
+      /^upstash-gateway: cannot start: refusing to listen on 0\.0\.0\.0, .*set UPSTASH_REDIS_REST_TOKEN to a secret/m,
+    );
+    expect(run.stdout).not.toMatch(/listening/);
+  });
+});
+
+describe('pub/sub over server-sent events', () => {
+  /** A channel name no other run uses. */
+  const channelName = (name: string) => `${keyPrefix}channel:${name}`;
+
+  /** Resolves with the count of the first `subscribe` / `psubscribe` event of `subscriber`. */
+  const subscribed = (subscriber: Subscriber, kind: 'subscribe' | 'psubscribe' = 'subscribe') =>
+    new Promise<number>((resolve) => subscriber.on(kind, (count: number) => resolve(count)));
+
+  /** What Redis itself reports: subscribers of each channel (PUBSUB NUMSUB). */
+  const subscribersOf = async (...channels: string[]): Promise<number[]> => {
+    const reply = (await direct.pubsub('NUMSUB', ...channels)) as Array<string | number>;
+    return channels.map((_, index) => Number(reply[2 * index + 1]));
+  };
+
+  it('delivers published messages to redis.subscribe() in order, objects and text alike', async () => {
+    const channel = channelName('orders');
+    const subscriber = client().subscribe([channel]);
+    const received: unknown[] = [];
+    subscriber.on('message', ({ channel: from, message }) => received.push({ from, message }));
+    const publisher = client();
+    const messages = [
+      { orderId: 'o-1', total: 12.5 },
+      'plain text, with commas, and ünïcödé 👋',
+      42,
+      { orderId: 'o-2', items: [{ sku: 'a', qty: 2 }] },
+    ];
+
+    expect(await subscribed(subscriber)).toBe(1);
+    for (const message of messages) expect(await publisher.publish(channel, message)).toBe(1);
+    await eventually(
+      async () => received.length,
+      (count) => count >= messages.length,
+      { what: 'every published message' },
+    );
+
+    expect(received).toEqual(messages.map((message) => ({ from: channel, message })));
+    await subscriber.unsubscribe();
+  });
+
+  it('gives each subscription a Redis connection of its own, released when the client unsubscribes', async () => {
+    const channel = channelName('shared');
+    const first = client().subscribe([channel]);
+    const second = client().subscribe([channel]);
+
+    // Each subscription is its own SUBSCRIBE, so each counts 1, as on Upstash.
+    expect(await Promise.all([subscribed(first), subscribed(second)])).toEqual([1, 1]);
+    expect(await subscribersOf(channel)).toEqual([2]);
+    const clients = await direct.client('LIST');
+    expect(
+      String(clients).match(/name=upstash-gateway-subscriber /g)?.length,
+    ).toBeGreaterThanOrEqual(2);
+
+    await first.unsubscribe();
+    await eventually(
+      () => subscribersOf(channel),
+      ([count]) => count === 1,
+      {
+        what: 'one subscriber left on the Redis side',
+      },
+    );
+    await second.unsubscribe();
+    await eventually(
+      () => subscribersOf(channel),
+      ([count]) => count === 0,
+      {
+        what: 'no subscriber left on the Redis side',
+      },
+    );
+  });
+
+  it('subscribes to several channels, and unsubscribing from one leaves the other', async () => {
+    const [news, sport] = [channelName('news'), channelName('sport')];
+    const subscriber = client().subscribe([news, sport]);
+    const received: Array<[string, unknown]> = [];
+    subscriber.on('message', ({ channel, message }) => received.push([channel, message]));
+    const counts: number[] = [];
+    await new Promise<void>((resolve) =>
+      subscriber.on('subscribe', (count: number) => {
+        counts.push(count);
+        if (counts.length === 2) resolve();
+      }),
+    );
+    const publisher = client();
+
+    await publisher.publish(news, { n: 1 });
+    await publisher.publish(sport, { s: 1 });
+    await eventually(
+      async () => received.length,
+      (count) => count === 2,
+    );
+    await subscriber.unsubscribe([news]);
+    await eventually(
+      () => subscribersOf(news, sport),
+      ([n, s]) => n === 0 && s === 1,
+      {
+        what: 'news unsubscribed on the Redis side, sport still subscribed',
+      },
+    );
+    expect(await publisher.publish(news, { n: 2 })).toBe(0);
+    await publisher.publish(sport, { s: 2 });
+    await eventually(
+      async () => received.length,
+      (count) => count === 3,
+    );
+
+    expect(counts).toEqual([1, 1]);
+    expect(received).toEqual([
+      [news, { n: 1 }],
+      [sport, { s: 1 }],
+      [sport, { s: 2 }],
+    ]);
+    expect(subscriber.getSubscribedChannels()).toEqual([sport]);
+    await subscriber.unsubscribe();
+  });
+
+  it('delivers to redis.psubscribe() what matches the pattern, with the pattern and the channel', async () => {
+    const pattern = channelName('user:*');
+    const subscriber = client().psubscribe([pattern]);
+    const received: unknown[] = [];
+    subscriber.on('pmessage', (event) => received.push(event));
+    const publisher = client();
+
+    expect(await subscribed(subscriber, 'psubscribe')).toBe(1);
+    expect(await publisher.publish(channelName('user:1'), { hello: 1 })).toBe(1);
+    expect(await publisher.publish(channelName('other:1'), { hello: 'nobody' })).toBe(0);
+    // (The client JSON-parses pattern messages without a fallback, so plain text would be an error.)
+    expect(await publisher.publish(channelName('user:2'), ['two'])).toBe(1);
+    await eventually(
+      async () => received.length,
+      (count) => count >= 2,
+    );
+
+    expect(received).toEqual([
+      { pattern, channel: channelName('user:1'), message: { hello: 1 } },
+      { pattern, channel: channelName('user:2'), message: ['two'] },
+    ]);
+    await subscriber.unsubscribe();
+    await eventually(
+      () => publisher.publish(channelName('user:3'), 'after'),
+      (receivers) => receivers === 0,
+      { what: 'the pattern subscription gone on the Redis side' },
+    );
+  });
+
+  it("speaks Upstash's wire format: text/event-stream, data: lines, a line break splitting the data", async () => {
+    const channel = channelName('raw');
+    const abort = new AbortController();
+    const response = await fetch(`${gateway.url}/subscribe/${encodeURIComponent(channel)}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, accept: 'text/event-stream' },
+      signal: abort.signal,
+    });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    const readUntil = async (expected: string) => {
+      while (!text.includes(expected)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${JSON.stringify(expected)}; got ${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+    };
+
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    await readUntil('\n\n');
+    await direct.publish(channel, 'hello, world');
+    await direct.publish(channel, 'line one\nline two');
+    await readUntil('line two');
+
+    expect(text).toBe(
+      `data: subscribe,${channel},1\n\n` +
+        `data: message,${channel},hello, world\n\n` +
+        `data: message,${channel},line one\ndata: line two\n\n`,
+    );
+    abort.abort();
+    await eventually(
+      () => subscribersOf(channel),
+      ([count]) => count === 0,
+      {
+        what: 'the aborted subscription gone on the Redis side',
+      },
+    );
+  });
+
+  it('refuses a wrong token with 401 and an empty channel with 400, subscribing nothing', async () => {
+    const channel = channelName('guarded');
+    const intruder = new Redis({ url: gateway.url, token: 'not-the-token', retry: false });
+    const errors: Error[] = [];
+    const subscriber = intruder.subscribe([channel]);
+    subscriber.on('error', (error: Error) => errors.push(error));
+
+    await eventually(
+      async () => errors.length,
+      (count) => count === 1,
+    );
+    const empty = await post('/subscribe/', []);
+
+    expect(errors[0]?.message).toMatch(/Unauthorized \(401\)/);
+    expect(empty.status).toBe(400);
+    expect(((await empty.json()) as { error: string }).error).toMatch(
+      /^\/subscribe\/<channel>: the name is empty/,
+    );
+    expect(await subscribersOf(channel)).toEqual([0]);
+  });
+
+  it('answers a subscription with 503 naming Redis when Redis is unreachable, and the client reports it', async () => {
+    const port = await closedPort();
+    const orphan = await startUpstashGateway({
+      redisUrl: `redis://127.0.0.1:${port}`,
+      token: TOKEN,
+      port: 0,
+    });
+    try {
+      const errors: Error[] = [];
+      const subscriber = new Redis({ url: orphan.url, token: TOKEN, retry: false }).subscribe([
+        channelName('unreachable'),
+      ]);
+      subscriber.on('error', (error: Error) => errors.push(error));
+
+      await eventually(
+        async () => errors.length,
+        (count) => count === 1,
+      );
+
+      expect(errors[0]?.message).toMatch(
+        new RegExp(`^redis unreachable at 127\\.0\\.0\\.1:${port}: `),
+      );
+    } finally {
+      await orphan.close();
+    }
+  });
+
+  it('ends open subscriptions and releases their Redis connections when the gateway closes', async () => {
+    const own = await startUpstashGateway({ redisUrl: REDIS_URL, token: TOKEN, port: 0 });
+    const channel = channelName('closing');
+    const subscriber = new Redis({ url: own.url, token: TOKEN, retry: false }).subscribe([channel]);
+    expect(await subscribed(subscriber)).toBe(1);
+
+    await own.close();
+
+    await eventually(
+      () => subscribersOf(channel),
+      ([count]) => count === 0,
+      {
+        what: 'no subscriber left after the gateway closed',
+      },
+    );
   });
 });
