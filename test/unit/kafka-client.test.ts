@@ -31,6 +31,7 @@ describe('createKafkaClient', () => {
         UPSTASH_REDIS_REST_URL: 'https://eu1-example.upstash.io',
         UPSTASH_REDIS_REST_TOKEN: 'token',
         SERVICE_API_KEY: 'service-key-0123456789abcdef-0123456789',
+        USER_SOURCE_URL: 'https://users.example.com',
       },
       { initialRetryTime: 300, retries: 8 },
     ],
