@@ -94,7 +94,8 @@ export interface TestStack {
  * Brings up the test stack of `base`. This process's second call (the next vitest project's
  * setup) reuses it. Otherwise every server starts fresh, after whatever a run that died left
  * on the base is removed; with `keep`, a stack an earlier run kept is reused instead, and this
- * one is kept too. `stop()` of the call that started it removes it all.
+ * one is kept too (but for the gateway, which runs this checkout's code and so starts anew).
+ * `stop()` of the call that started it removes it all.
  * @throws when another live test run owns the base (naming it, and the way out).
  */
 export const startTestStack = async (base: number, { keep = false } = {}): Promise<TestStack> => {
@@ -110,6 +111,9 @@ export const startTestStack = async (base: number, { keep = false } = {}): Promi
     );
   }
   if (!keep || !(await isKafkaBrokerReady(plan.broker))) await removeTestStack(plan);
+  // A kept gateway would serve the code it started with: it is this checkout's code, so it
+  // starts anew each run (a second; the broker and Redis, which hold data, are what is kept).
+  else await stopGateway(plan);
   await mkdir(plan.runDir, { recursive: true });
   await writeFile(ownerFile(plan), `${process.pid}\n`);
   const stack = await ensureStack(plan);
