@@ -25,15 +25,18 @@ export interface RemainingTime {
 /**
  * Runs `work` with the deadline of the invocation whose `context` it is: the moment Lambda
  * would stop it, less ANSWER_RESERVE_MS. Without a context (a script, a test calling lib/
- * directly) there is no deadline and the clients' own timeouts apply.
+ * directly) there is no deadline and the clients' own timeouts apply. `uncountedMs`: time the
+ * platform already counted against the timeout that the context's remaining time leaves out
+ * (see offlineInitMs in lambda/invocation-log.ts); on AWS there is none.
  */
 export const withDeadline = <T>(
   context: Partial<RemainingTime> | undefined,
   work: () => Promise<T>,
+  { uncountedMs = 0 }: { uncountedMs?: number } = {},
 ): Promise<T> => {
   const remaining = context?.getRemainingTimeInMillis?.();
   if (remaining === undefined || !Number.isFinite(remaining)) return work();
-  return deadlines.run(Date.now() + remaining - ANSWER_RESERVE_MS, work);
+  return deadlines.run(Date.now() + remaining - uncountedMs - ANSWER_RESERVE_MS, work);
 };
 
 /**

@@ -297,6 +297,20 @@ export const routeOf = (event: APIGatewayProxyEventV2): string => {
   return `${event?.requestContext?.http?.method ?? 'HTTP'} ${event?.rawPath ?? ''}`.trim();
 };
 
+/**
+ * How long serverless offline already held this request before the handler ran, which its
+ * timer counts against the timeout but the context's remaining time leaves out (the timer
+ * starts before a new container's worker thread boots and loads the bundle; the context's
+ * clock after). On a loaded machine that is seconds, and offline would kill the function
+ * before its deadline. On AWS the init phase is not counted against the timeout: nothing to
+ * subtract there.
+ */
+const offlineWaitMs = (event: APIGatewayProxyEventV2, env = process.env): number => {
+  const arrived = event?.requestContext?.timeEpoch;
+  if (env.IS_OFFLINE !== 'true' || typeof arrived !== 'number') return 0;
+  return Math.max(0, Date.now() - arrived);
+};
+
 /** What an HTTP handler gets besides its event. */
 export interface HttpInvocation {
   /** The request's correlation id (see correlationIdOf); also in the logs and the response. */
@@ -336,6 +350,7 @@ export const httpHandler =
         context,
         keys: { function: name, correlation_id: correlationId },
         fields: { route: routeOf(event) },
+        uncountedMs: offlineWaitMs(event),
       },
       () => answer(() => handle(event, { correlationId }), options.errorResponse ?? errorResponse),
       ({ response, error }) => {

@@ -19,6 +19,8 @@ export interface InvocationLogOptions {
   keys: LogFields;
   /** Only on the invocation line, before the outcome: the route, the batch. */
   fields?: LogFields;
+  /** Time already counted against the timeout that the context leaves out (deadline.ts). */
+  uncountedMs?: number;
 }
 
 // Module state lives as long as the container: only its first invocation is a cold start.
@@ -39,7 +41,7 @@ const takeColdStart = (): boolean => {
  * invocation's deadline (deadline.ts), so its network calls end before Lambda's timeout.
  */
 export const withInvocationLog = async <R>(
-  { context, keys, fields = {} }: InvocationLogOptions,
+  { context, keys, fields = {}, uncountedMs = 0 }: InvocationLogOptions,
   run: () => Promise<R>,
   outcomeOf: (result: R) => InvocationOutcome,
 ): Promise<R> => {
@@ -61,7 +63,7 @@ export const withInvocationLog = async <R>(
       error === undefined ? {} : { error },
     );
   try {
-    const result = await withDeadline(context, run);
+    const result = await withDeadline(context, run, { uncountedMs });
     write(outcomeOf(result));
     return result;
   } catch (thrown) {

@@ -1,5 +1,8 @@
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ANSWER_RESERVE_MS, budgetMs, hasDeadline, withDeadline } from '../../lib/deadline.ts';
+import { httpHandler, json } from '../../lib/lambda/http.ts';
+import { loadEvent } from '../support/fixtures.ts';
 
 const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs });
 
@@ -41,5 +44,44 @@ describe('the invocation deadline', () => {
 
     expect(short).toBeLessThanOrEqual(2_000);
     expect(long).toBeGreaterThan(50_000);
+  });
+});
+
+describe('the deadline of an HTTP invocation', () => {
+  const event = (arrivedMsAgo: number) => {
+    const sample = loadEvent<APIGatewayProxyEventV2>('http-get-health.json');
+    sample.requestContext.timeEpoch = Date.now() - arrivedMsAgo;
+    return sample;
+  };
+  /** The budget the handler saw for a call with no limit of its own. */
+  const budgetSeen = async (env: string | undefined, arrivedMsAgo: number) => {
+    let seen = Number.NaN;
+    const handler = httpHandler('deadlineProbe', async () => {
+      seen = budgetMs(Number.POSITIVE_INFINITY);
+      return json(200, {});
+    });
+    const saved = process.env.IS_OFFLINE;
+    process.env.IS_OFFLINE = env;
+    if (env === undefined) delete process.env.IS_OFFLINE;
+    try {
+      await handler(event(arrivedMsAgo), context(10_000) as unknown as Context);
+    } finally {
+      if (saved === undefined) delete process.env.IS_OFFLINE;
+      else process.env.IS_OFFLINE = saved;
+    }
+    return seen;
+  };
+
+  it('under serverless offline, counts the time offline held the request before the handler (a cold container loading)', async () => {
+    const budget = await budgetSeen('true', 8_000);
+
+    expect(budget).toBeLessThanOrEqual(10_000 - 8_000 - ANSWER_RESERVE_MS);
+    expect(budget).toBeGreaterThan(0);
+  });
+
+  it('on AWS, leaves the time before the handler out, as Lambda does (init is not counted)', async () => {
+    const budget = await budgetSeen(undefined, 8_000);
+
+    expect(budget).toBeGreaterThan(10_000 - ANSWER_RESERVE_MS - 1_000);
   });
 });
