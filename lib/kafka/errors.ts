@@ -29,6 +29,15 @@ const UNAVAILABLE = new Set([
 ]);
 
 /**
+ * Whether a failure says the brokers refused new connections (nothing listens: they are down),
+ * as opposed to a connection that was dropped under us, which a fresh connection may fix.
+ */
+export const isConnectionRefused = (error: unknown): boolean =>
+  causeChain(error).some(
+    (e) => /ECONNREFUSED/.test(e.message) || (e as { code?: string }).code === 'ECONNREFUSED',
+  );
+
+/**
  * Maps a kafkajs failure to the error a caller can act on. The most specific cause wins:
  * an authentication or size problem buried under "retries exceeded" is still reported as such.
  */

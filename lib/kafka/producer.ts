@@ -9,7 +9,7 @@ import {
 } from 'kafkajs';
 import { budgetMs } from '../deadline.ts';
 import { KafkaDeliveryUnknownError, KafkaUnavailableError, ValidationError } from '../errors.ts';
-import { classifyKafkaError } from './errors.ts';
+import { classifyKafkaError, isConnectionRefused } from './errors.ts';
 
 export const CORRELATION_ID_HEADER = 'x-correlation-id';
 
@@ -248,12 +248,14 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
       } catch (first) {
         const failure = classifyKafkaError(first, topic);
         // A warm producer's dropped connection looks like an outage; one fresh producer tells
-        // the two apart. A cold one just failed to connect: retrying would only double the wait.
-        // An attempt that ran out of time is not retried: there is no time left for it.
+        // the two apart. A cold one just failed to connect, and brokers that refuse connections
+        // are down: retrying would only double the wait. An attempt that ran out of time is not
+        // retried: there is no time left for it.
         if (
           !(failure instanceof KafkaUnavailableError) ||
           failure instanceof KafkaDeliveryUnknownError ||
           !warm ||
+          isConnectionRefused(first) ||
           budgetMs(Number.POSITIVE_INFINITY, reserveMs) === 0
         ) {
           throw noteFailure(first, topic);
