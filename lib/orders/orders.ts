@@ -158,7 +158,7 @@ export const createOrder = async (
     if ((await redis.client.set(claim, fresh, { nx: true, ex: TTL.idempotency })) !== null) {
       return acceptClaimed(services, claim, fresh, request, correlationId);
     }
-    const earlier = await redis.get<IdempotencyRecord>(claim);
+    const earlier = await redis.client.get<IdempotencyRecord>(claim);
     if (earlier && earlier.fingerprint !== print) {
       throw new ConflictError(
         'Idempotency-Key was already used with a different request body; use a new key for a new order',
