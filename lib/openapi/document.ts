@@ -143,7 +143,7 @@ const paths = (): Record<string, PathItem> => ({
       operationId: 'health',
       summary: 'Redis and Kafka connectivity, with live tests',
       description:
-        'Redis SET/GET/DEL of a throwaway key and a send to `health.test`. Anything short of all passed is `degraded` in development and `unhealthy` (503) in production. Anyone gets the status; the whole report (services, brokers, client id, errors, auth settings) only with the service key (`x-api-key`), or for everyone with AUTH_MODE=none (development).',
+        "The design document's report: `overall`, `services.redis` (its healthCheck), `services.kafka` (`status`, `clientId`, `brokers`) and the live `tests` (Redis SET/GET/DEL of a throwaway key, a send to `health.test`: pass, fail, skip, unknown). `overall` is healthy with Redis and Kafka connected; in development Kafka may be down (the fallback list carries on); anything else is `degraded` in development and `unhealthy` (503) in production. Anyone gets `overall`; the whole report (services, brokers, client id, errors, auth settings) only with the service key (`x-api-key`), or for everyone with AUTH_MODE=none (development).",
       tags: ['operations'],
       security: access.publicOrService,
       responses: {
