@@ -133,7 +133,7 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
   OrderState: {
     type: 'object',
     description:
-      'The order from `order:{id}:result`, `:error` or `:processing`; the fields present depend on the status.',
+      "The order from the design's keys while they live (`order:{id}:result` 1 h, `:error` 24 h, `:processing` 5-10 min), then from `order:{id}:state` (15 days: the status, and the error of a failed order). The fields present depend on the status and on which key answered.",
     properties: {
       orderId: { type: 'string' },
       status: orderStatus,
@@ -141,7 +141,11 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
       currency: { type: 'string' },
       createdAt: isoTimestamp,
       startedAt: { ...isoTimestamp, description: 'processing' },
-      items: { type: 'array', items: ref('OrderItem'), description: 'completed' },
+      items: {
+        type: 'array',
+        items: ref('OrderItem'),
+        description: 'pending, processing, completed',
+      },
       subtotal: { type: 'number', description: 'completed' },
       total: { type: 'number' },
       itemCount: { type: 'integer', description: 'completed' },
@@ -152,8 +156,25 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
           'completed or failed: how many processing runs the order took (1, unless a run failed and was retried)',
       },
       completedAt: { ...isoTimestamp, description: 'completed' },
-      reason: { type: 'string', description: 'failed: why the order step refused the order' },
+      error: {
+        type: 'string',
+        description:
+          'failed: why (the order step refused it, or its processing kept failing until it was dead-lettered)',
+      },
+      timestamp: {
+        type: 'integer',
+        description: "failed: when, in epoch milliseconds (the design's `{error, timestamp}`)",
+      },
       failedAt: { ...isoTimestamp, description: 'failed' },
+      deadLettered: {
+        const: true,
+        description:
+          'failed: its processing kept failing and it went to `orders.dlq`; replaying the dead letter processes it again',
+      },
+      updatedAt: {
+        ...isoTimestamp,
+        description: 'When the order reached its status (from `order:{id}:state`)',
+      },
     },
     required: ['orderId', 'status'],
   },
