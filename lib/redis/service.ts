@@ -34,7 +34,7 @@ export interface RedisService {
    * @throws RedisUnavailableError / RedisCommandError as any call.
    */
   connect(): Promise<void>;
-  /** Nothing to close over HTTP; resolves, so the design's shutdown code runs as it is. */
+  /** Nothing to close over HTTP: `isConnected` turns false, as after the design's disconnect. */
   disconnect(): Promise<void>;
   /** What the last call found: true after a success, false before any and after the endpoint was unreachable. */
   readonly isConnected: boolean;
@@ -102,7 +102,10 @@ export const createRedisService = (
     async connect() {
       await run(() => client.ping());
     },
-    disconnect: async () => undefined,
+    async disconnect() {
+      // Nothing to close over HTTP; the next call finds out again.
+      connected = false;
+    },
     get isConnected() {
       return connected;
     },
