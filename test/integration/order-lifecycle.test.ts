@@ -13,8 +13,8 @@ import { inspector, keygen } from '../support/redis.ts';
 import { CLOSED_BROKER, servicesFor } from '../support/services.ts';
 import { mskEvent, mskRecord, orderEvent } from './msk-events.ts';
 
-// Issue 14, cases 3 and 7: an order is processed at most once for as long as its event can
-// come back, and GET /orders/{id} answers a true state at every moment of its life. Real
+// An order is processed at most once for as long as its event can come back, and
+// GET /orders/{id} answers a true state at every moment of its life. Real
 // processOrders handler, real Redis through the gateway, real broker for the dead letters.
 // Where the test needs a key to expire (a 1 h result, a 5 min pending state), it deletes it,
 // as its TTL would.
@@ -65,7 +65,7 @@ const delivery = (topic: string, value: OrderEvent, offset = 0) =>
 
 const state = (orderId: string) => getOrderStatus(live, orderId);
 
-describe('an order is processed at most once for as long as its event can come back (issue 14 case 3)', () => {
+describe('an order is processed at most once for as long as its event can come back', () => {
   it('is not processed again when it comes back after its one-hour result expired', async () => {
     const topic = uniqueTopic('lifecycle-after-result');
     const value = order();
@@ -103,7 +103,7 @@ describe('an order is processed at most once for as long as its event can come b
   });
 });
 
-describe('GET /orders/{id} answers a true state at every moment (issue 14 case 7)', () => {
+describe('GET /orders/{id} answers a true state at every moment', () => {
   it('answers pending while the order is parked in the fallback list, after its 300 s pending state', async () => {
     const down = services({ kafkaBrokers: CLOSED_BROKER });
     const userId = `parked-${Date.now()}`;
