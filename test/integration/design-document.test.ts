@@ -196,7 +196,7 @@ describe('Service Integration Patterns: 2. Message Queue with Persistence', () =
     const watching: KafkaService = {
       ...real,
       sendBatch: async (topic, messages, options) => {
-        const { orderId } = messages[0]?.value as OrderEvent;
+        const orderId = (messages[0]?.value as OrderEvent | undefined)?.orderId ?? '';
         const key = keys.track(orderKeys(orderId).processing);
         pending = {
           value: JSON.parse((await redisService.get(key)) ?? 'null'),
