@@ -147,9 +147,10 @@ const servicePass = async (stack: StackEndpoints, topic: string, runId: string, 
     PER_SEND,
   );
   try {
-    await kafka.send(topic, batches[0]?.slice(0, 1) ?? [], { correlationId: 'bench' }); // warm
+    await kafka.sendBatch(topic, batches[0]?.slice(0, 1) ?? [], { correlationId: 'bench' }); // warm
     const started = performance.now();
-    for (const messages of batches) await kafka.send(topic, messages, { correlationId: 'bench' });
+    for (const messages of batches)
+      await kafka.sendBatch(topic, messages, { correlationId: 'bench' });
     return {
       path: `Kafka service send (lib/kafka/producer.ts), ${fmt(PER_SEND)} per send`,
       messages: count,

@@ -26,7 +26,7 @@ export const handler = httpHandler(
       error instanceof UnauthorizedError
         ? errorResponse(error)
         : json(500, {
-            status: 'error',
+            overall: 'error',
             timestamp: new Date().toISOString(),
             error: error instanceof Error ? error.message : String(error),
           }),

@@ -420,11 +420,32 @@ const rateLimitOf = (env: Env, profile: Profile): RateLimitConfig => {
 };
 
 /**
+ * The design document's Redis variables, for a TCP connection these functions never open:
+ * Redis is reached over HTTP. Each is refused with what replaces it, so a configuration carried
+ * over from the document fails at once instead of being silently ignored.
+ */
+const REPLACED_VARIABLES: Record<string, string> = {
+  REDIS_HOST:
+    'is not used: these functions reach Redis over HTTP (the Upstash REST API); set UPSTASH_REDIS_REST_URL (and UPSTASH_REDIS_REST_TOKEN) instead, and remove REDIS_HOST',
+  REDIS_PORT:
+    'is not used: these functions reach Redis over HTTP (the Upstash REST API); the port belongs in UPSTASH_REDIS_REST_URL; remove REDIS_PORT',
+  REDIS_TLS:
+    'is not used: TLS to Redis is an https UPSTASH_REDIS_REST_URL (required in production); remove REDIS_TLS',
+};
+
+const refuseReplacedVariables = (source: Record<string, string | undefined>) => {
+  for (const [variable, problem] of Object.entries(REPLACED_VARIABLES)) {
+    if (blankToUndefined(source[variable]) !== undefined) fail(variable, problem);
+  }
+};
+
+/**
  * Reads and validates the configuration.
  * @throws ConfigError naming the first bad variable; the message never contains a secret value.
  */
 export const loadConfig = (source: Record<string, string | undefined> = process.env): Config => {
   refuseUnresolvedReferences(source);
+  refuseReplacedVariables(source);
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -5,7 +5,7 @@ import { type RateLimitStatus, rateLimitStatus } from './auth/rate-limit.ts';
 import type { AuthConfig, Config, Profile } from './config.ts';
 import { budgetMs } from './deadline.ts';
 import { UnauthorizedError } from './errors.ts';
-import { checkKafka, type KafkaHealth } from './kafka/health.ts';
+import { checkKafka } from './kafka/health.ts';
 import type { KafkaService } from './kafka/producer.ts';
 import type { RedisHealth } from './redis/health.ts';
 import type { RedisService } from './redis/service.ts';
@@ -13,16 +13,22 @@ import { HEALTH_TOPIC } from './topics.ts';
 
 export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy' | 'error';
 
-type NotConfigured = { status: 'not-configured'; hint: string };
-
 /** A part running in this process's memory (npm start on a machine without it). */
-type Embedded = { status: 'embedded'; note: string };
+interface Embedded {
+  embedded: true;
+  note: string;
+}
 
-/** A live round trip through a service, the seed's "service tests". */
+/**
+ * A live round trip through a service, the design's `performServiceTests` with its statuses:
+ * `pass`, `fail` (with the error), `skip` (the service is down, in development), `unknown`
+ * (the invocation had no time left to run it).
+ */
 export type LiveTest =
-  | { status: 'passed'; latencyMs: number }
-  | { status: 'failed'; latencyMs: number; error: string }
-  | { status: 'skipped'; reason: string };
+  | { status: 'pass'; latencyMs: number }
+  | { status: 'fail'; error: string; latencyMs?: number }
+  | { status: 'skip'; reason: string }
+  | { status: 'unknown'; reason: string };
 
 export { HEALTH_TOPIC } from './topics.ts';
 
@@ -36,23 +42,48 @@ export type AuthReport =
     }
   | { mode: 'none'; warning: string; rateLimit: RateLimitStatus };
 
+/** `services.redis`: what the design's `redisService.healthCheck()` answers. */
+export type RedisReport = RedisHealth | (Extract<RedisHealth, { status: 'connected' }> & Embedded);
+
+/**
+ * `services.kafka`: the design's `{status, clientId, brokers}` (brokers: the addresses the
+ * client bootstraps from, or the cluster's own when it is discovered from MSK), with what the
+ * metadata request found.
+ */
+export type KafkaReport =
+  | {
+      status: 'connected';
+      clientId: string;
+      brokers: string[];
+      latencyMs: number;
+      /** How many brokers the cluster describes, and which one is its controller. */
+      brokerCount: number;
+      controller: number | null;
+    }
+  | {
+      status: 'disconnected';
+      clientId?: string;
+      brokers: string[];
+      latencyMs: number;
+      error: string;
+    }
+  | ({ status: 'connected'; brokers: string[]; latencyMs: number } & Embedded);
+
+/** The design's health report (`getServiceHealth` with its `tests`), and more detail. */
 export interface HealthReport {
-  status: OverallStatus;
+  overall: OverallStatus;
   timestamp: string;
+  services: { redis: RedisReport; kafka: KafkaReport };
+  tests: { redis: LiveTest; kafka: LiveTest };
   profile: Profile;
   stage: string;
   /** The parts running embedded, when any: the report is then `degraded` at best. */
   embedded?: Array<'kafka' | 'redis'>;
-  services: {
-    redis: RedisHealth | NotConfigured | Embedded;
-    kafka: (KafkaHealth & { clientId: string; bootstrap: string[] }) | NotConfigured | Embedded;
-  };
-  tests: { redis: LiveTest; kafka: LiveTest };
   auth: AuthReport;
 }
 
-/** What anyone may see of the report when the API checks sessions: the status alone. */
-export type PublicHealthReport = Pick<HealthReport, 'status'>;
+/** What anyone may see of the report when the API checks sessions: the overall status alone. */
+export type PublicHealthReport = Pick<HealthReport, 'overall'>;
 
 export interface HealthDeps {
   config: Config;
@@ -61,40 +92,42 @@ export interface HealthDeps {
   kafka: KafkaService | undefined;
 }
 
-const isUp = (service: { status: string }) => service.status === 'connected';
-/** Worth a live test: reachable, or in this process. */
-const isUsable = (service: { status: string }) => isUp(service) || service.status === 'embedded';
-const isOk = (test: LiveTest) => test.status === 'passed';
+const isEmbedded = (service: object) => 'embedded' in service;
 
 /**
- * The seed's rule: every service up and every live test passed is `healthy`; anything less is
- * `degraded` in development (the fallbacks carry on) and `unhealthy` in production.
+ * The design's rule: Redis connected, and Kafka connected or the profile development, is
+ * `healthy`; anything less is `degraded` in development and `unhealthy` in production. Two
+ * additions: a service whose live test failed counts as down (it answers but does not work),
+ * and a part running embedded makes the report `degraded` at best (its data dies with the
+ * process).
  */
 export const overallStatus = (
   profile: Profile,
   services: HealthReport['services'],
   tests: HealthReport['tests'] = {
-    redis: { status: 'passed', latencyMs: 0 },
-    kafka: { status: 'passed', latencyMs: 0 },
+    redis: { status: 'skip', reason: '' },
+    kafka: { status: 'skip', reason: '' },
   },
 ): OverallStatus => {
-  if (isUp(services.redis) && isUp(services.kafka) && isOk(tests.redis) && isOk(tests.kafka))
-    return 'healthy';
-  return profile === 'production' ? 'unhealthy' : 'degraded';
+  const redisOk = services.redis.status === 'connected' && tests.redis.status !== 'fail';
+  const kafkaOk =
+    (services.kafka.status === 'connected' && tests.kafka.status !== 'fail') ||
+    profile === 'development';
+  const embedded = isEmbedded(services.redis) || isEmbedded(services.kafka);
+  if (redisOk && kafkaOk && !embedded) return 'healthy';
+  return profile === 'development' ? 'degraded' : 'unhealthy';
 };
+
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 const timed = async (run: () => Promise<void>): Promise<LiveTest> => {
   const started = performance.now();
   const latencyMs = () => Math.round(performance.now() - started);
   try {
     await run();
-    return { status: 'passed', latencyMs: latencyMs() };
+    return { status: 'pass', latencyMs: latencyMs() };
   } catch (error) {
-    return {
-      status: 'failed',
-      latencyMs: latencyMs(),
-      error: error instanceof Error ? error.message : String(error),
-    };
+    return { status: 'fail', latencyMs: latencyMs(), error: errorText(error) };
   }
 };
 
@@ -116,10 +149,10 @@ const redisRoundTrip = (redis: RedisService) =>
       throw new Error('the value read back differs from the value written');
   });
 
-/** One message to health.test through the container's own producer (and so warms it). */
+/** The design's test message to health.test, through the container's own producer (and so warms it). */
 const kafkaSend = (kafka: KafkaService) =>
   timed(async () => {
-    await kafka.send(HEALTH_TOPIC, { value: { test: true, timestamp: new Date().toISOString() } });
+    await kafka.send(HEALTH_TOPIC, { test: true, timestamp: Date.now() });
   });
 
 /**
@@ -128,7 +161,14 @@ const kafkaSend = (kafka: KafkaService) =>
  */
 const KAFKA_CHECK_TIMEOUT_MS = 5_000;
 
-const skipped = (reason: string): LiveTest => ({ status: 'skipped', reason });
+/** The live test of a service that is down: `skip` in development, `fail` in production. */
+const notRun = (profile: Profile, service: string, health: { status: string; error?: string }) =>
+  profile === 'development'
+    ? ({ status: 'skip', reason: `${service} is ${health.status}` } as const)
+    : ({
+        status: 'fail',
+        error: `${service} is ${health.status}${health.error ? `: ${health.error}` : ''}`,
+      } as const);
 
 /** The auth part of the report: the mode, whether a service key exists, the rate limit. */
 export const authReport = (
@@ -147,10 +187,8 @@ export const authReport = (
         rateLimit: rateLimitStatus(config),
       };
 
-const embeddedPart = async (what: string, toRunIt: string): Promise<Embedded> => ({
-  status: 'embedded',
-  note: `${what} runs in memory in this process (npm start found no ${what}); data is lost when it stops. Install ${toRunIt} to run the real one.`,
-});
+const embeddedNote = (what: string, toRunIt: string) =>
+  `${what} runs in memory in this process (npm start found no ${what}); data is lost when it stops. Install ${toRunIt} to run the real one.`;
 
 /**
  * Checks Redis and Kafka and runs each one's live test when it answered; never throws. The two
@@ -163,56 +201,94 @@ export const checkHealth = async ({
   kafkaClient,
   kafka,
 }: HealthDeps): Promise<HealthReport> => {
-  // Redis: the live round trip is the check too (one request); only when it fails does a PING
-  // tell "unreachable" from "refused" (a wrong token), and the test then counts as skipped.
-  const redisChain = async () => {
-    if (config.embedded.redis || !redis || !config.redis) {
-      const health: HealthReport['services']['redis'] = config.embedded.redis
-        ? await embeddedPart('Redis', 'a Redis server (or UPSTASH_REDIS_REST_URL)')
-        : {
-            status: 'not-configured',
-            hint: 'set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
-          };
-      const test =
-        redis && isUsable(health)
-          ? await redisRoundTrip(redis)
-          : skipped(`redis is ${health.status}`);
-      return { health, test };
+  const { profile } = config;
+  // Redis: the live round trip is the check too (one request); only when it fails does the
+  // service's healthCheck (a PING) tell "unreachable" from "refused" (a wrong token).
+  const redisChain = async (): Promise<{ health: RedisReport; test: LiveTest }> => {
+    if (!redis) {
+      const health: RedisReport = {
+        status: 'disconnected',
+        latencyMs: 0,
+        error: 'Redis is not configured; set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
+      };
+      return { health, test: notRun(profile, 'redis', health) };
     }
     const test = await redisRoundTrip(redis);
-    if (test.status === 'passed') {
-      return { health: { status: 'connected', latencyMs: test.latencyMs } as const, test };
+    if (test.status === 'pass') {
+      const connected = { status: 'connected', latencyMs: test.latencyMs } as const;
+      return {
+        health: config.embedded.redis
+          ? {
+              ...connected,
+              embedded: true,
+              note: embeddedNote('Redis', 'a Redis server (or UPSTASH_REDIS_REST_URL)'),
+            }
+          : connected,
+        test,
+      };
     }
     const health = await redis.healthCheck();
-    return { health, test: isUp(health) ? test : skipped(`redis is ${health.status}`) };
+    return {
+      health,
+      test: health.status === 'connected' ? test : notRun(profile, 'redis', health),
+    };
   };
-  const kafkaChain = async () => {
-    const health: HealthReport['services']['kafka'] = config.embedded.kafka
-      ? await embeddedPart('Kafka', 'Java and Maven for the local broker (or KAFKA_BROKERS)')
-      : kafkaClient && config.kafka
-        ? {
-            ...(await checkKafka(kafkaClient, budgetMs(KAFKA_CHECK_TIMEOUT_MS))),
-            clientId: config.kafka.clientId,
-            bootstrap: config.kafka.brokers,
-          }
-        : { status: 'not-configured', hint: 'set KAFKA_BROKERS or MSK_CLUSTER_ARN' };
-    const test =
-      kafka && isUsable(health) ? await kafkaSend(kafka) : skipped(`kafka is ${health.status}`);
-    return { health, test };
+  const kafkaHealth = async (): Promise<KafkaReport> => {
+    if (config.embedded.kafka) {
+      return {
+        status: 'connected',
+        brokers: [],
+        latencyMs: 0,
+        embedded: true,
+        note: embeddedNote('Kafka', 'Java and Maven for the local broker (or KAFKA_BROKERS)'),
+      };
+    }
+    if (!kafkaClient || !config.kafka) {
+      return {
+        status: 'disconnected',
+        brokers: [],
+        latencyMs: 0,
+        error: 'Kafka is not configured; set KAFKA_BROKERS or MSK_CLUSTER_ARN',
+      };
+    }
+    const { clientId, brokers } = config.kafka;
+    const cluster = await checkKafka(kafkaClient, budgetMs(KAFKA_CHECK_TIMEOUT_MS));
+    if (cluster.status === 'disconnected') return { ...cluster, clientId, brokers };
+    return {
+      status: 'connected',
+      clientId,
+      // MSK_CLUSTER_ARN: no brokers are configured, they are discovered; name the cluster's.
+      brokers: brokers.length > 0 ? brokers : cluster.addresses,
+      latencyMs: cluster.latencyMs,
+      brokerCount: cluster.addresses.length,
+      controller: cluster.controller,
+    };
+  };
+  const kafkaChain = async (): Promise<{ health: KafkaReport; test: LiveTest }> => {
+    const health = await kafkaHealth();
+    if (health.status !== 'connected' || !kafka) {
+      return { health, test: notRun(profile, 'kafka', health) };
+    }
+    if (budgetMs(Number.POSITIVE_INFINITY) === 0) {
+      return {
+        health,
+        test: { status: 'unknown', reason: 'the invocation had no time left to run it' },
+      };
+    }
+    return { health, test: await kafkaSend(kafka) };
   };
   const [redisPart, kafkaPart] = await Promise.all([redisChain(), kafkaChain()]);
   const services = { redis: redisPart.health, kafka: kafkaPart.health };
-  const [redisTest, kafkaTest] = [redisPart.test, kafkaPart.test];
-  const tests = { redis: redisTest, kafka: kafkaTest };
+  const tests = { redis: redisPart.test, kafka: kafkaPart.test };
   const embedded = (['kafka', 'redis'] as const).filter((part) => config.embedded[part]);
   return {
-    status: overallStatus(config.profile, services, tests),
+    overall: overallStatus(profile, services, tests),
     timestamp: new Date().toISOString(),
-    profile: config.profile,
-    stage: config.stage,
-    ...(embedded.length > 0 ? { embedded } : {}),
     services,
     tests,
+    profile,
+    stage: config.stage,
+    ...(embedded.length > 0 ? { embedded } : {}),
     auth: authReport(config),
   };
 };
@@ -220,7 +296,7 @@ export const checkHealth = async ({
 /**
  * Whether a caller may see the whole report. With AUTH_MODE=session the details (brokers,
  * client id, latencies, error messages) are for the service key only; anyone else gets the
- * status. With AUTH_MODE=none (development) everyone sees everything, and the report says why.
+ * overall status. With AUTH_MODE=none (development) everyone sees everything, and the report says why.
  * @throws UnauthorizedError when an `x-api-key` is sent that is not the service key (an
  *   operator's misconfiguration should not pass as the public view).
  */
@@ -236,9 +312,9 @@ export const maySeeHealthDetails = (
   return true;
 };
 
-/** The report as the public sees it: the status alone. */
-export const publicHealth = ({ status }: HealthReport): PublicHealthReport => ({ status });
+/** The report as the public sees it: the overall status alone. */
+export const publicHealth = ({ overall }: HealthReport): PublicHealthReport => ({ overall });
 
 /** 503 when the report says the service should not take traffic. */
-export const httpStatusOfHealth = (report: Pick<HealthReport, 'status'>): number =>
-  report.status === 'unhealthy' ? 503 : report.status === 'error' ? 500 : 200;
+export const httpStatusOfHealth = (report: Pick<HealthReport, 'overall'>): number =>
+  report.overall === 'unhealthy' ? 503 : report.overall === 'error' ? 500 : 200;

@@ -39,6 +39,11 @@ export const orderKeys = (orderId: string) => ({
   error: `order:${orderId}:error`,
   /** How many times processing of the order started (1 unless a run failed and was retried). */
   attempts: `order:${orderId}:attempts`,
+  /**
+   * The order's status for as long as its event can come back (TTL.orderState): what GET
+   * answers once the design's keys above expired, and the mark that it was processed once.
+   */
+  state: `order:${orderId}:state`,
 });
 
 export const userKeys = (userId: string) => ({
@@ -65,6 +70,12 @@ export const TTL = {
   orderProcessing: 600,
   orderResult: 3600,
   orderError: 86_400,
+  /**
+   * An order's state and done-mark: as long as its event can come back. MSK keeps a topic 7 days
+   * by default, and a dead letter replayed from `<topic>.dlq` (7 days too) adds another 7; one day
+   * on top. A replay older than that is processed as a new order.
+   */
+  orderState: 15 * 86_400,
   userProfile: 600,
   session: 3600,
   recentActivity: 86_400,

@@ -1,10 +1,9 @@
-import { Redis } from '@upstash/redis';
 import { type Config, loadConfig } from './config.ts';
 import { embeddedRequester } from './embedded/redis-requester.ts';
 import { embeddedKeyspace } from './embedded/redis-runtime.ts';
-import { createRedisClient } from './redis/client.ts';
+import { createRedisServiceFor, createRedisServiceOver } from './redis/client.ts';
 import { MemoryStore } from './redis/memory-store.ts';
-import { createRedisService, type RedisService } from './redis/service.ts';
+import type { RedisService } from './redis/service.ts';
 
 /**
  * What the functions that only read and write state need: no Kafka, so kafkajs stays out of
@@ -19,13 +18,9 @@ export interface StateServices {
 
 /** The Redis service `config` asks for: Upstash over HTTP, the embedded store, or none. */
 const redisServiceOf = (config: Config): RedisService | undefined => {
-  if (config.redis) return createRedisService(createRedisClient(config.redis), config.redis);
-  if (config.embedded.redis) {
-    // In memory: a request takes microseconds, so nothing needs keeping back for it.
-    return createRedisService(new Redis(embeddedRequester(embeddedKeyspace())), {
-      requestTimeoutMs: 0,
-    });
-  }
+  if (config.redis) return createRedisServiceFor(config.redis);
+  // In memory: a request takes microseconds, so nothing needs keeping back for it.
+  if (config.embedded.redis) return createRedisServiceOver(embeddedRequester(embeddedKeyspace()));
   return undefined;
 };
 

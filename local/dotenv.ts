@@ -1,12 +1,30 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
+const ROOT = join(import.meta.dirname, '..');
+
+/**
+ * Why the environment files in `dir` cannot be used as they are, or undefined. The design
+ * document told teams to create `.env.local`; this project (serverless.yml's `useDotenv` and
+ * these tools) reads `.env`, so a `.env.local` would be silently ignored: it is refused.
+ */
+export const envFileProblem = (dir: string): string | undefined =>
+  existsSync(join(dir, '.env.local'))
+    ? `${join(dir, '.env.local')} exists, but this project reads .env (as serverless.yml does), never .env.local: move its settings into .env (mv .env.local .env when there is no .env yet) and remove .env.local`
+    : undefined;
+
 /**
  * Loads the repository's `.env` into process.env, as serverless.yml does (`useDotenv`), so the
- * local tools and the functions see the same settings. Variables already set win.
+ * local tools and the functions see the same settings. Variables already set win. Exits with
+ * the reason when a `.env.local` is there (envFileProblem).
  */
 export const loadDotEnv = (): void => {
-  const file = join(import.meta.dirname, '..', '.env');
+  const problem = envFileProblem(ROOT);
+  if (problem !== undefined) {
+    console.error(`narad: ${problem}`);
+    process.exit(1);
+  }
+  const file = join(ROOT, '.env');
   if (existsSync(file)) process.loadEnvFile(file);
 };
 

@@ -20,14 +20,19 @@ export const fallbackListKey = (topic: string): string => `kafka_fallback:${topi
 const deadListKey = (topic: string) => `kafka_fallback_dead:${topic}`;
 const drainLockKey = (topic: string) => `kafka_fallback_lock:${topic}`;
 
-/** One entry of a fallback list: the seed's `{message, timestamp, originalTopic}` plus what a faithful replay needs. */
+/**
+ * One entry of a fallback list: the design's `{message, timestamp, originalTopic}` with the
+ * design's types (`message` the value as sent, `timestamp` epoch milliseconds as `Date.now()`),
+ * plus what a faithful replay needs (the key, the headers) and an id.
+ */
 export interface FallbackEntry {
   id: string;
   message: unknown;
+  /** When it was parked: epoch milliseconds (`Date.now()`). */
+  timestamp: number;
+  originalTopic: string;
   key?: string;
   headers: Record<string, string>;
-  timestamp: string;
-  originalTopic: string;
 }
 
 export interface MessagingDeps {
@@ -70,7 +75,7 @@ export const sendWithFallback = async (
         path: 'kafka',
         // Keep back what the fallback write may take, so a send that hangs still leaves time
         // to park the messages before the invocation's deadline.
-        result: await kafka.send(topic, messages, {
+        result: await kafka.sendBatch(topic, messages, {
           ...options,
           correlationId,
           reserveMs: redis?.requestTimeoutMs ?? 0,
@@ -82,16 +87,16 @@ export const sendWithFallback = async (
     }
   }
   if (!redis) throw notAccepted(topic, kafkaProblem, 'Redis is not configured', undefined);
-  const timestamp = new Date().toISOString();
+  const timestamp = Date.now();
   const entries = messages.map((message): FallbackEntry => {
     const key = message.key ?? options.key;
     return {
       id: randomUUID(),
       message: message.value,
-      ...(key === undefined ? {} : { key }),
-      headers: { ...options.headers, ...message.headers, [CORRELATION_ID_HEADER]: correlationId },
       timestamp,
       originalTopic: topic,
+      ...(key === undefined ? {} : { key }),
+      headers: { ...options.headers, ...message.headers, [CORRELATION_ID_HEADER]: correlationId },
     };
   });
   const list = fallbackListKey(topic);
@@ -175,7 +180,7 @@ const drainTopic = async (
       if (malformed.length > 0) await client.lpush(deadListKey(topic), ...malformed);
       if (entries.length > 0) {
         try {
-          await kafka.send(
+          await kafka.sendBatch(
             topic,
             entries.map((entry) => ({
               value: entry.message,

@@ -211,11 +211,11 @@ export const settleFailedRecord = async (
   const letter = deadLetterOf(record, { error, attempts, consumer });
   const correlationId = letter.headers.find(({ name }) => name === CORRELATION_ID_HEADER);
   try {
-    await kafka.send(
-      topic,
-      { value: letter, key: textOf(letter.key) },
-      { correlationId: textOf(correlationId?.value ?? null) },
-    );
+    const key = textOf(letter.key);
+    await kafka.send(topic, letter, {
+      ...(key === undefined ? {} : { key }),
+      correlationId: textOf(correlationId?.value ?? null),
+    });
   } catch (cause) {
     return { outcome: 'retry', attempts, reason: `${topic} did not take it (${reasonOf(cause)})` };
   }

@@ -1,7 +1,13 @@
 import type { Admin, Kafka } from 'kafkajs';
 
 export type KafkaHealth =
-  | { status: 'connected'; latencyMs: number; brokers: number; controller: number | null }
+  | {
+      status: 'connected';
+      latencyMs: number;
+      /** The cluster's brokers as it describes them, `host:port`. */
+      addresses: string[];
+      controller: number | null;
+    }
   | { status: 'disconnected'; latencyMs: number; error: string };
 
 const withTimeout = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
@@ -47,7 +53,7 @@ export const checkKafka = async (kafka: Kafka, timeoutMs = 5_000): Promise<Kafka
     return {
       status: 'connected',
       latencyMs: elapsed(),
-      brokers: cluster.brokers.length,
+      addresses: cluster.brokers.map(({ host, port }) => `${host}:${port}`),
       controller: cluster.controller,
     };
   } catch (error) {

@@ -41,24 +41,49 @@ export interface SendResult {
   partitions: Array<{ partition: number; baseOffset: string }>;
 }
 
+/**
+ * A message for `send`: any JSON value but an array. An array is refused, so a batch meant for
+ * `sendBatch` can never go out as one message holding the list.
+ */
+export type SingleMessage<T> = T extends readonly unknown[] ? never : T;
+
+/** The design document's `kafkaService`, one per Lambda container. */
 export interface KafkaService {
   /**
-   * Sends one message or a batch to `topic` with acks=all, and resolves once the brokers
-   * acknowledged every message.
-   * @throws ValidationError for a bad topic name or a value that is not JSON.
+   * The design's `send(topic, message)`: sends `message` (any JSON value but an array) as one
+   * record with acks=all, and resolves once the brokers acknowledged it. The key and headers
+   * are options.
+   * @throws ValidationError for a bad topic name, an array, or a value that is not JSON.
    * @throws KafkaSendError (KafkaUnavailableError, KafkaAuthenticationError,
-   *   KafkaAuthorizationError, KafkaMessageTooLargeError) when Kafka did not take them.
+   *   KafkaAuthorizationError, KafkaMessageTooLargeError) when Kafka did not take it.
    */
-  send(
-    topic: string,
-    messages: OutgoingMessage | OutgoingMessage[],
-    options?: SendOptions,
-  ): Promise<SendResult>;
-  /** True while the producer holds connections to the cluster. */
-  isConnected(): boolean;
+  send<T>(topic: string, message: SingleMessage<T>, options?: SendOptions): Promise<SendResult>;
+  /**
+   * Sends several messages, each with its own key and headers, in one request; resolves once
+   * the brokers acknowledged every one. Throws as `send`.
+   */
+  sendBatch(topic: string, messages: OutgoingMessage[], options?: SendOptions): Promise<SendResult>;
+  /** Connects the producer now (the first send would); sends work without it. */
+  connect(): Promise<void>;
+  /** True while the producer holds connections to the cluster (the design's property). */
+  readonly isConnected: boolean;
   /** Flushes nothing (sends are awaited) and closes the producer's connections. */
   disconnect(): Promise<void>;
 }
+
+/**
+ * The one message of a `send`, refused when it is an array (compile time catches that in
+ * TypeScript; this catches it from JavaScript).
+ * @throws ValidationError naming sendBatch.
+ */
+export const singleMessage = (topic: string, message: unknown): OutgoingMessage[] => {
+  if (Array.isArray(message)) {
+    throw new ValidationError(
+      `send() to topic "${topic}" takes one message, not an array; send several with sendBatch(topic, [{value, key, headers}, ...])`,
+    );
+  }
+  return [{ value: message }];
+};
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 
@@ -222,53 +247,61 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
     }
   };
 
-  return {
-    async send(topic, input, options = {}) {
-      const correlationId = options.correlationId ?? randomUUID();
-      const list = Array.isArray(input) ? input : [input];
-      const messages = toKafkaMessages(topic, list, { ...options, correlationId });
-      if (unreachableSince !== undefined && now() - unreachableSince < outagePauseMs) {
-        throw new KafkaUnavailableError(
-          `Kafka was unreachable ${now() - unreachableSince} ms ago; not waiting on it again for ${outagePauseMs} ms (check KAFKA_BROKERS / MSK_CLUSTER_ARN and that the brokers are up)`,
-          topic,
-        );
+  const sendBatch: KafkaService['sendBatch'] = async (topic, list, options = {}) => {
+    const correlationId = options.correlationId ?? randomUUID();
+    const messages = toKafkaMessages(topic, list, { ...options, correlationId });
+    if (unreachableSince !== undefined && now() - unreachableSince < outagePauseMs) {
+      throw new KafkaUnavailableError(
+        `Kafka was unreachable ${now() - unreachableSince} ms ago; not waiting on it again for ${outagePauseMs} ms (check KAFKA_BROKERS / MSK_CLUSTER_ARN and that the brokers are up)`,
+        topic,
+      );
+    }
+    const reserveMs = options.reserveMs ?? 0;
+    const attempt = () =>
+      withinBudget(topic, reserveMs, async (progress) => {
+        const connected = await connect();
+        progress.connected = true;
+        const records = await connected.send({ topic, messages, acks: -1 });
+        unreachableSince = undefined;
+        return summarize(topic, list.length, correlationId, records);
+      });
+    const warm = producer !== undefined;
+    try {
+      return await attempt();
+    } catch (first) {
+      const failure = classifyKafkaError(first, topic);
+      // A warm producer's dropped connection looks like an outage; one fresh producer tells
+      // the two apart. A cold one just failed to connect, and brokers that refuse connections
+      // are down: retrying would only double the wait. An attempt that ran out of time is not
+      // retried: there is no time left for it.
+      if (
+        !(failure instanceof KafkaUnavailableError) ||
+        failure instanceof KafkaDeliveryUnknownError ||
+        !warm ||
+        isConnectionRefused(first) ||
+        budgetMs(Number.POSITIVE_INFINITY, reserveMs) === 0
+      ) {
+        throw noteFailure(first, topic);
       }
-      const reserveMs = options.reserveMs ?? 0;
-      const attempt = () =>
-        withinBudget(topic, reserveMs, async (progress) => {
-          const connected = await connect();
-          progress.connected = true;
-          const records = await connected.send({ topic, messages, acks: -1 });
-          unreachableSince = undefined;
-          return summarize(topic, list.length, correlationId, records);
-        });
-      const warm = producer !== undefined;
+      await reset();
       try {
         return await attempt();
-      } catch (first) {
-        const failure = classifyKafkaError(first, topic);
-        // A warm producer's dropped connection looks like an outage; one fresh producer tells
-        // the two apart. A cold one just failed to connect, and brokers that refuse connections
-        // are down: retrying would only double the wait. An attempt that ran out of time is not
-        // retried: there is no time left for it.
-        if (
-          !(failure instanceof KafkaUnavailableError) ||
-          failure instanceof KafkaDeliveryUnknownError ||
-          !warm ||
-          isConnectionRefused(first) ||
-          budgetMs(Number.POSITIVE_INFINITY, reserveMs) === 0
-        ) {
-          throw noteFailure(first, topic);
-        }
-        await reset();
-        try {
-          return await attempt();
-        } catch (second) {
-          throw noteFailure(second, topic);
-        }
+      } catch (second) {
+        throw noteFailure(second, topic);
       }
+    }
+  };
+
+  return {
+    send: async (topic, message, options) =>
+      sendBatch(topic, singleMessage(topic, message), options),
+    sendBatch,
+    async connect() {
+      await connect();
     },
-    isConnected: () => connected,
+    get isConnected() {
+      return connected;
+    },
     disconnect: reset,
   };
 };

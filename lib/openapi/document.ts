@@ -143,7 +143,7 @@ const paths = (): Record<string, PathItem> => ({
       operationId: 'health',
       summary: 'Redis and Kafka connectivity, with live tests',
       description:
-        'Redis SET/GET/DEL of a throwaway key and a send to `health.test`. Anything short of all passed is `degraded` in development and `unhealthy` (503) in production. Anyone gets the status; the whole report (services, brokers, client id, errors, auth settings) only with the service key (`x-api-key`), or for everyone with AUTH_MODE=none (development).',
+        "The design document's report: `overall`, `services.redis` (its healthCheck), `services.kafka` (`status`, `clientId`, `brokers`) and the live `tests` (Redis SET/GET/DEL of a throwaway key, a send to `health.test`: pass, fail, skip, unknown). `overall` is healthy with Redis and Kafka connected; in development Kafka may be down (the fallback list carries on); anything else is `degraded` in development and `unhealthy` (503) in production. Anyone gets `overall`; the whole report (services, brokers, client id, errors, auth settings) only with the service key (`x-api-key`), or for everyone with AUTH_MODE=none (development).",
       tags: ['operations'],
       security: access.publicOrService,
       responses: {
@@ -173,7 +173,7 @@ const paths = (): Record<string, PathItem> => ({
       operationId: 'createOrder',
       summary: 'Accept an order',
       description:
-        'Stores `order:{id}:processing` (pending, 5 min) and sends the order to the `orders` topic, keyed by orderId (to the fallback list while Kafka is down).',
+        'Stores `order:{id}:processing` (pending, 5 min) and `order:{id}:state` (pending, 15 days), and sends the order to the `orders` topic, keyed by orderId (to the fallback list while Kafka is down).',
       tags: ['orders'],
       security: access.user,
       parameters: [use('parameters', 'IdempotencyKey'), use('parameters', 'CorrelationId')],
@@ -200,7 +200,10 @@ const paths = (): Record<string, PathItem> => ({
       security: access.user,
       parameters: [pathParameter('orderId', 'As answered by POST /orders.', identifierSchema)],
       responses: {
-        200: answer('The order: pending, processing, completed or failed.', ref('OrderState')),
+        200: answer(
+          'The order: pending (accepted, in Kafka or parked in the fallback list), processing, completed or failed (with its error), for 15 days.',
+          ref('OrderState'),
+        ),
         ...errorsOf(400, 401, 404, 500, 503),
       },
     },
@@ -365,7 +368,7 @@ export const buildOpenApiDocument = (): OpenApiDocument => ({
         "The session's user may not do this: another user's data, or a route the service key may not call; nothing was changed.",
       ),
       NotFound: errorAnswer(
-        'Unknown, or expired (an order of another user answers the same, so ids cannot be probed).',
+        'Unknown, or expired (an order older than 15 days; an order of another user answers the same, so ids cannot be probed).',
       ),
       Conflict: errorAnswer(
         'The Idempotency-Key was already used with a different body, or a request with it is still being accepted (retry in a few seconds); nothing was changed.',

@@ -65,18 +65,11 @@ const orderStatus: JsonSchema = {
   enum: ['pending', 'processing', 'completed', 'failed'],
 };
 
-const notConfigured: JsonSchema = {
-  type: 'object',
-  properties: { status: { const: 'not-configured' }, hint: { type: 'string' } },
-  required: ['status', 'hint'],
-};
-
 /** A part running in the function's own memory (`npm start` on a machine without it). */
-const embedded: JsonSchema = {
-  type: 'object',
-  properties: { status: { const: 'embedded' }, note: { type: 'string' } },
-  required: ['status', 'note'],
-};
+const embeddedFields = {
+  embedded: { const: true },
+  note: { type: 'string' },
+} satisfies Record<string, JsonSchema>;
 
 /** lib/auth/rate-limit.ts `rateLimitStatus`. */
 const rateLimit: JsonSchema = {
@@ -100,10 +93,19 @@ const rateLimit: JsonSchema = {
   ],
 };
 
-const kafkaClientFields = {
-  clientId: { type: 'string' },
-  bootstrap: { type: 'array', items: { type: 'string' } },
-} satisfies Record<string, JsonSchema>;
+const brokers: JsonSchema = {
+  type: 'array',
+  items: { type: 'string' },
+  description:
+    "The broker addresses (host:port) the client bootstraps from (KAFKA_BROKERS), or the cluster's own when they are discovered from MSK_CLUSTER_ARN.",
+};
+
+const overall: JsonSchema = {
+  type: 'string',
+  enum: ['healthy', 'degraded', 'unhealthy'],
+  description:
+    "The design's rule: healthy when Redis is connected and Kafka connected (in development, Kafka may be down: the fallback list carries on); else degraded in development, unhealthy (503) in production. A service whose live test fails counts as down; a part running embedded makes it degraded at best.",
+};
 
 /** The responses' schemas, written by hand after the handlers and `lib/` return types. */
 export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
@@ -131,7 +133,7 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
   OrderState: {
     type: 'object',
     description:
-      'The order from `order:{id}:result`, `:error` or `:processing`; the fields present depend on the status.',
+      "The order from the design's keys while they live (`order:{id}:result` 1 h, `:error` 24 h, `:processing` 5-10 min), then from `order:{id}:state` (15 days: the status, and the error of a failed order). The fields present depend on the status and on which key answered.",
     properties: {
       orderId: { type: 'string' },
       status: orderStatus,
@@ -139,7 +141,11 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
       currency: { type: 'string' },
       createdAt: isoTimestamp,
       startedAt: { ...isoTimestamp, description: 'processing' },
-      items: { type: 'array', items: ref('OrderItem'), description: 'completed' },
+      items: {
+        type: 'array',
+        items: ref('OrderItem'),
+        description: 'pending, processing, completed',
+      },
       subtotal: { type: 'number', description: 'completed' },
       total: { type: 'number' },
       itemCount: { type: 'integer', description: 'completed' },
@@ -150,8 +156,25 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
           'completed or failed: how many processing runs the order took (1, unless a run failed and was retried)',
       },
       completedAt: { ...isoTimestamp, description: 'completed' },
-      reason: { type: 'string', description: 'failed: why the order step refused the order' },
+      error: {
+        type: 'string',
+        description:
+          'failed: why (the order step refused it, or its processing kept failing until it was dead-lettered)',
+      },
+      timestamp: {
+        type: 'integer',
+        description: "failed: when, in epoch milliseconds (the design's `{error, timestamp}`)",
+      },
       failedAt: { ...isoTimestamp, description: 'failed' },
+      deadLettered: {
+        const: true,
+        description:
+          'failed: its processing kept failing and it went to `orders.dlq`; replaying the dead letter processes it again',
+      },
+      updatedAt: {
+        ...isoTimestamp,
+        description: 'When the order reached its status (from `order:{id}:state`)',
+      },
     },
     required: ['orderId', 'status'],
   },
@@ -207,44 +230,42 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
     additionalProperties: true,
   },
   LiveTest: {
+    description:
+      "A live round trip through a service (the design's service tests): pass; fail with the error; skip when the service is down in development (in production that is a fail); unknown when the invocation had no time left to run it.",
     oneOf: [
       {
         type: 'object',
-        properties: { status: { const: 'passed' }, latencyMs },
+        properties: { status: { const: 'pass' }, latencyMs },
         required: ['status', 'latencyMs'],
       },
       {
         type: 'object',
-        properties: { status: { const: 'failed' }, latencyMs, error: { type: 'string' } },
-        required: ['status', 'latencyMs', 'error'],
+        properties: { status: { const: 'fail' }, latencyMs, error: { type: 'string' } },
+        required: ['status', 'error'],
       },
       {
         type: 'object',
-        properties: { status: { const: 'skipped' }, reason: { type: 'string' } },
+        properties: { status: { enum: ['skip', 'unknown'] }, reason: { type: 'string' } },
         required: ['status', 'reason'],
       },
     ],
   },
   HealthReport: {
     type: 'object',
+    description:
+      "The design document's health report (`overall`, `timestamp`, `services`, `tests`) with more detail beside it.",
     properties: {
-      status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] },
+      overall,
       timestamp: isoTimestamp,
-      profile: { type: 'string', enum: ['development', 'production'] },
-      stage: { type: 'string' },
-      embedded: {
-        type: 'array',
-        items: { type: 'string', enum: ['kafka', 'redis'] },
-        description: 'The parts running in memory (npm start without them); degraded at best.',
-      },
       services: {
         type: 'object',
         properties: {
           redis: {
+            description: "What the Redis service's healthCheck() answers.",
             oneOf: [
               {
                 type: 'object',
-                properties: { status: { const: 'connected' }, latencyMs },
+                properties: { status: { const: 'connected' }, latencyMs, ...embeddedFields },
                 required: ['status', 'latencyMs'],
               },
               {
@@ -256,8 +277,6 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
                 },
                 required: ['status', 'latencyMs', 'error'],
               },
-              notConfigured,
-              embedded,
             ],
           },
           kafka: {
@@ -266,25 +285,46 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
                 type: 'object',
                 properties: {
                   status: { const: 'connected' },
+                  clientId: { type: 'string' },
+                  brokers,
                   latencyMs,
-                  brokers: { type: 'integer', minimum: 0 },
+                  brokerCount: {
+                    type: 'integer',
+                    minimum: 0,
+                    description: 'How many brokers the cluster describes.',
+                  },
                   controller: { type: ['integer', 'null'] },
-                  ...kafkaClientFields,
                 },
-                required: ['status', 'latencyMs', 'brokers', 'controller', 'clientId', 'bootstrap'],
+                required: [
+                  'status',
+                  'clientId',
+                  'brokers',
+                  'latencyMs',
+                  'brokerCount',
+                  'controller',
+                ],
               },
               {
                 type: 'object',
                 properties: {
                   status: { const: 'disconnected' },
+                  clientId: { type: 'string', description: 'Absent when Kafka is not configured.' },
+                  brokers,
                   latencyMs,
                   error: { type: 'string' },
-                  ...kafkaClientFields,
                 },
-                required: ['status', 'latencyMs', 'error', 'clientId', 'bootstrap'],
+                required: ['status', 'brokers', 'latencyMs', 'error'],
               },
-              notConfigured,
-              embedded,
+              {
+                type: 'object',
+                properties: {
+                  status: { const: 'connected' },
+                  brokers,
+                  latencyMs,
+                  ...embeddedFields,
+                },
+                required: ['status', 'brokers', 'latencyMs', 'embedded', 'note'],
+              },
             ],
           },
         },
@@ -294,6 +334,13 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
         type: 'object',
         properties: { redis: ref('LiveTest'), kafka: ref('LiveTest') },
         required: ['redis', 'kafka'],
+      },
+      profile: { type: 'string', enum: ['development', 'production'] },
+      stage: { type: 'string' },
+      embedded: {
+        type: 'array',
+        items: { type: 'string', enum: ['kafka', 'redis'] },
+        description: 'The parts running in memory (npm start without them); degraded at best.',
       },
       auth: {
         description:
@@ -316,19 +363,20 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
         ],
       },
     },
-    required: ['status', 'timestamp', 'profile', 'stage', 'services', 'tests', 'auth'],
+    required: ['overall', 'timestamp', 'services', 'tests', 'profile', 'stage', 'auth'],
   },
   PublicHealthReport: {
     type: 'object',
-    description: 'What anyone sees without the service key (AUTH_MODE=session): the status alone.',
-    properties: { status: { type: 'string', enum: ['healthy', 'degraded', 'unhealthy'] } },
-    required: ['status'],
+    description:
+      'What anyone sees without the service key (AUTH_MODE=session): the overall status alone.',
+    properties: { overall },
+    required: ['overall'],
     additionalProperties: false,
   },
   HealthError: {
     type: 'object',
-    description: 'The health check itself could not run.',
-    properties: { status: { const: 'error' }, timestamp: isoTimestamp, error: { type: 'string' } },
-    required: ['status', 'timestamp', 'error'],
+    description: "The health check itself could not run (the design's `overall: 'error'`).",
+    properties: { overall: { const: 'error' }, timestamp: isoTimestamp, error: { type: 'string' } },
+    required: ['overall', 'timestamp', 'error'],
   },
 });

@@ -50,8 +50,11 @@ interface IdempotencyRecord {
 }
 
 /**
- * Stores the pending state (EX 300) and sends the order to `orders` (or, while Kafka is down,
- * to the fallback list). If it cannot be sent anywhere, the pending state is removed again.
+ * Stores the pending state (the design's `order:{id}:processing`, EX 300) and the order's
+ * long-lived state (`order:{id}:state`, pending) in one request, then sends the order to
+ * `orders` (or, while Kafka is down, to the fallback list). Both are written only if absent
+ * (NX): a retry finishing the same orderId never moves an order that got further back to
+ * pending. If the order cannot be sent anywhere, both are removed again.
  */
 const acceptOrder = async (
   services: Pick<Services, 'redis' | 'kafka'>,
@@ -68,18 +71,23 @@ const acceptOrder = async (
     timestamp: new Date().toISOString(),
   };
   const keys = orderKeys(orderId);
-  await redis.set(
-    keys.processing,
-    {
-      orderId,
-      status: 'pending',
-      userId: order.userId,
-      total: order.total,
-      currency: order.currency,
-      createdAt: order.timestamp,
-    },
-    { EX: TTL.orderPending },
-  );
+  await redis.client
+    .pipeline()
+    .set(
+      keys.processing,
+      {
+        orderId,
+        status: 'pending',
+        userId: order.userId,
+        items: order.items,
+        total: order.total,
+        currency: order.currency,
+        createdAt: order.timestamp,
+      },
+      { nx: true, ex: TTL.orderPending },
+    )
+    .set(keys.state, stateOf(order, 'pending'), { nx: true, ex: TTL.orderState })
+    .exec();
   try {
     const outcome = await sendWithFallback(
       services,
@@ -89,7 +97,7 @@ const acceptOrder = async (
     );
     return { orderId, status: 'pending', replayed: false, path: outcome.path };
   } catch (error) {
-    await redis.del(keys.processing).catch(() => undefined);
+    await redis.del(keys.processing, keys.state).catch(() => undefined);
     throw error;
   }
 };
@@ -158,7 +166,7 @@ export const createOrder = async (
     if ((await redis.client.set(claim, fresh, { nx: true, ex: TTL.idempotency })) !== null) {
       return acceptClaimed(services, claim, fresh, request, correlationId);
     }
-    const earlier = await redis.get<IdempotencyRecord>(claim);
+    const earlier = await redis.client.get<IdempotencyRecord>(claim);
     if (earlier && earlier.fingerprint !== print) {
       throw new ConflictError(
         'Idempotency-Key was already used with a different request body; use a new key for a new order',
@@ -183,14 +191,80 @@ export const createOrder = async (
 export type ProcessOutcome = 'completed' | 'failed' | 'duplicate';
 
 /**
- * Processes one order from the topic: processing state (EX 600) -> the order step ->
- * `order:{id}:result` (EX 3600) or `order:{id}:error` (EX 86400), processing deleted.
+ * `order:{id}:state`: the order's status in a few bytes, kept TTL.orderState (15 days) so GET
+ * answers a true status for as long as the order's event can come back (parked in the fallback
+ * list past the 5 minutes of the pending state, or long after the result's hour), and so a
+ * redelivery of a processed order is recognised for as long.
+ */
+export interface OrderStateRecord {
+  orderId: string;
+  userId: string;
+  status: OrderStatus;
+  /** When the order reached this status, ISO 8601. */
+  updatedAt: string;
+  /** failed: why. */
+  error?: string;
+  /**
+   * failed: the order's processing kept throwing and it went to `orders.dlq`; a replay of the
+   * dead letter may still process it, so this failure does not mark it done.
+   */
+  deadLettered?: true;
+}
+
+const stateOf = (
+  order: Pick<OrderEvent, 'orderId' | 'userId'>,
+  status: OrderStatus,
+  failure: { error: string; deadLettered?: true } | Record<string, never> = {},
+): OrderStateRecord => ({
+  orderId: order.orderId,
+  userId: order.userId,
+  status,
+  updatedAt: new Date().toISOString(),
+  ...failure,
+});
+
+/** The error an order stores: the design's `{error, timestamp}`, plus what GET answers. */
+const errorOf = (order: OrderEvent, error: string, attempts: number, deadLettered: boolean) => ({
+  error,
+  timestamp: Date.now(),
+  orderId: order.orderId,
+  userId: order.userId,
+  currency: order.currency,
+  createdAt: order.timestamp,
+  status: 'failed' as const,
+  attempts,
+  failedAt: new Date().toISOString(),
+  ...(deadLettered ? { deadLettered: true as const } : {}),
+});
+
+/**
+ * True when the order was processed and must not be again: it has a result, a state saying
+ * completed or failed by the order step, or an error of the step (written by a version before
+ * the state existed). An order that failed only by going to `orders.dlq` is not done: a replay
+ * of its dead letter processes it.
+ */
+const isDone = (
+  state: OrderStateRecord | null,
+  result: unknown,
+  error: { deadLettered?: true } | null,
+): boolean =>
+  result !== null ||
+  state?.status === 'completed' ||
+  (state?.status === 'failed' && state.deadLettered !== true) ||
+  (error !== null && error.deadLettered !== true);
+
+/**
+ * Processes one order from the topic, as the design's `processOrder`: processing state (EX 600)
+ * -> the order step -> `order:{id}:result` (EX 3600) or `order:{id}:error` = `{error,
+ * timestamp, ...}` (EX 86400), processing deleted; `order:{id}:state` follows each step and
+ * outlives them all (TTL.orderState).
  * Each run that gets past the duplicate check counts itself in `order:{id}:attempts` (in the
  * same request as the processing state), and the result or error records that count as
  * `attempts`: 1 means processed once; more means a run failed and was retried (or two
  * deliveries raced), which operators and the outage tests can see.
- * A redelivered order that already has a result or error is left alone ('duplicate').
- * @throws when Redis fails or the step throws: the record must be retried.
+ * A redelivered order that was processed (see isDone) is left alone ('duplicate'), for 15 days.
+ * @throws when Redis fails or the step throws: the record must be retried (and after its
+ *   attempts, failOrder records its error).
  */
 export const processOrder = async (
   services: Pick<Services, 'redis'>,
@@ -199,7 +273,10 @@ export const processOrder = async (
 ): Promise<ProcessOutcome> => {
   const redis = redisOf(services);
   const keys = orderKeys(identifier('orderId', order.orderId));
-  if ((await redis.client.exists(keys.result, keys.error)) > 0) return 'duplicate';
+  const [state, result, error] = await redis.client.mget<
+    [OrderStateRecord | null, unknown, { deadLettered?: true } | null]
+  >(keys.state, keys.result, keys.error);
+  if (isDone(state, result, error)) return 'duplicate';
   const base = {
     orderId: order.orderId,
     userId: order.userId,
@@ -212,10 +289,13 @@ export const processOrder = async (
     .expire(keys.attempts, TTL.orderResult)
     .set(
       keys.processing,
-      { ...base, status: 'processing', startedAt: new Date().toISOString() },
+      { status: 'processing', ...order, ...base, startedAt: new Date().toISOString() },
       { ex: TTL.orderProcessing },
     )
-    .exec<[number, number, string]>();
+    .set(keys.state, stateOf(order, 'processing'), { ex: TTL.orderState })
+    // A dead-lettered order being replayed: its old error is no longer its state.
+    .del(keys.error)
+    .exec<[number, number, string, string, number]>();
   const outcome = await step(order);
   const finishedAt = new Date().toISOString();
   const pipeline = redis.client.pipeline();
@@ -233,14 +313,43 @@ export const processOrder = async (
       },
       { ex: TTL.orderResult },
     );
+    pipeline.set(keys.state, stateOf(order, 'completed'), { ex: TTL.orderState });
   } else {
-    pipeline.set(
-      keys.error,
-      { ...base, status: 'failed', reason: outcome.reason, attempts, failedAt: finishedAt },
-      { ex: TTL.orderError },
-    );
+    pipeline.set(keys.error, errorOf(order, outcome.reason, attempts, false), {
+      ex: TTL.orderError,
+    });
+    pipeline.set(keys.state, stateOf(order, 'failed', { error: outcome.reason }), {
+      ex: TTL.orderState,
+    });
   }
   pipeline.del(keys.processing);
   await pipeline.exec();
   return outcome.ok ? 'completed' : 'failed';
+};
+
+/** At most this much of an error message is kept with the order (a log line holds the rest). */
+const MAX_ERROR_LENGTH = 500;
+
+/**
+ * Records that an order failed after its processing kept throwing and it went to `orders.dlq`:
+ * the design's `order:{id}:error` = `{error, timestamp}` (EX 86400) and the state `failed`, in
+ * one request, the processing state deleted. Not a done-mark: a replay of the dead letter
+ * processes the order again.
+ */
+export const failOrder = async (
+  services: Pick<Services, 'redis'>,
+  order: OrderEvent,
+  cause: unknown,
+  attempts: number,
+): Promise<void> => {
+  const keys = orderKeys(identifier('orderId', order.orderId));
+  const error = (cause instanceof Error ? cause.message : String(cause)).slice(0, MAX_ERROR_LENGTH);
+  await redisOf(services)
+    .client.pipeline()
+    .set(keys.error, errorOf(order, error, attempts, true), { ex: TTL.orderError })
+    .set(keys.state, stateOf(order, 'failed', { error, deadLettered: true }), {
+      ex: TTL.orderState,
+    })
+    .del(keys.processing)
+    .exec();
 };

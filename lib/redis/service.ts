@@ -1,27 +1,58 @@
 import type { Redis } from '@upstash/redis';
-import { RedisUnavailableError } from '../errors.ts';
+import { RedisUnavailableError, ValidationError } from '../errors.ts';
 import { classifyRedisError } from './errors.ts';
 import { checkRedis, type RedisHealth } from './health.ts';
 
 export interface SetOptions {
-  /** Time to live in seconds. */
+  /** Time to live in seconds (the design's `{ EX: 600 }`). */
   EX?: number;
 }
 
+/**
+ * The design document's `redisService`, over HTTP. `get` and `set` keep Redis's own string
+ * semantics, as the document's callers use them (`set(key, JSON.stringify(user), {EX: 600})`,
+ * then `JSON.parse(await get(key))`): a string is stored as it is and read back as the same
+ * string. `@upstash/redis` on its own would parse what it reads (`'123'` comes back as 123,
+ * `'null'` as null, JSON text as an object, so the document's JSON.parse would throw); `client`
+ * keeps that behaviour for the project's structured values, `get`/`set` do not.
+ */
 export interface RedisService {
   /** The raw `@upstash/redis` client, for lists, sets, counters, pipelines and transactions. */
   client: Redis;
-  /** The value at `key` (JSON is parsed back), or null. */
-  get<T = unknown>(key: string): Promise<T | null>;
-  set(key: string, value: unknown, options?: SetOptions): Promise<void>;
+  /** The raw client, as the design's `redisService.getClient()`. */
+  getClient(): Redis;
+  /** The string stored at `key`, exactly as stored, or null. */
+  get(key: string): Promise<string | null>;
+  /** Stores `value`: a string as it is, anything else as its JSON text. */
+  set(key: string, value: unknown, options?: SetOptions): Promise<'OK'>;
   /** How many of the keys existed. */
   del(...keys: string[]): Promise<number>;
   healthCheck(): Promise<RedisHealth>;
-  /** What the last call found: true after a success, false after the endpoint was unreachable. */
-  isConnected(): boolean;
+  /**
+   * One PING: HTTP has no connection to open, so this checks the endpoint answers (and makes
+   * `isConnected` true).
+   * @throws RedisUnavailableError / RedisCommandError as any call.
+   */
+  connect(): Promise<void>;
+  /** Nothing to close over HTTP: `isConnected` turns false, as after the design's disconnect. */
+  disconnect(): Promise<void>;
+  /** What the last call found: true after a success, false before any and after the endpoint was unreachable. */
+  readonly isConnected: boolean;
   /** The longest one request may take: what a caller keeps back for a write it must still make. */
   requestTimeoutMs: number;
 }
+
+export interface RedisServiceOptions {
+  requestTimeoutMs: number;
+  /**
+   * The same Redis through a client that leaves replies as they are
+   * (`automaticDeserialization: false`): what `get` reads with.
+   */
+  strings: Redis;
+}
+
+const isPositiveInteger = (value: unknown) =>
+  typeof value === 'number' && Number.isInteger(value) && value > 0;
 
 /**
  * The Redis service of one container. Every call fails with RedisUnavailableError (reach) or
@@ -29,7 +60,7 @@ export interface RedisService {
  */
 export const createRedisService = (
   client: Redis,
-  { requestTimeoutMs }: { requestTimeoutMs: number },
+  { requestTimeoutMs, strings }: RedisServiceOptions,
 ): RedisService => {
   let connected = false;
   const run = async <T>(call: () => Promise<T>): Promise<T> => {
@@ -45,14 +76,22 @@ export const createRedisService = (
   };
   return {
     client,
-    get: <T>(key: string) => run(() => client.get<T>(key)),
+    getClient: () => client,
+    get: (key) => run(async () => ((await strings.get<unknown>(key)) ?? null) as string | null),
     async set(key, value, options = {}) {
+      if (options.EX !== undefined && !isPositiveInteger(options.EX)) {
+        throw new ValidationError(
+          `EX must be a whole number of seconds above 0 (got ${options.EX})`,
+        );
+      }
       // @upstash/redis spells the option `ex`; an upper-case `EX` would be dropped silently.
+      // It sends a string as it is and anything else as JSON.stringify would write it.
       await run(() =>
         options.EX === undefined
           ? client.set(key, value)
           : client.set(key, value, { ex: options.EX }),
       );
+      return 'OK';
     },
     del: (...keys) => run(() => client.del(...keys)),
     async healthCheck() {
@@ -60,7 +99,16 @@ export const createRedisService = (
       connected = health.status === 'connected';
       return health;
     },
-    isConnected: () => connected,
+    async connect() {
+      await run(() => client.ping());
+    },
+    async disconnect() {
+      // Nothing to close over HTTP; the next call finds out again.
+      connected = false;
+    },
+    get isConnected() {
+      return connected;
+    },
     requestTimeoutMs,
   };
 };

@@ -1,5 +1,7 @@
 import * as z from 'zod';
 import { SESSION_ID } from '../auth/credentials.ts';
+import { MAX_CLOCK_SKEW_MS, type StoredSession } from '../auth/sessions.ts';
+import { ValidationError } from '../errors.ts';
 import { cacheWithFallback, getWithFallback } from '../fallback/cache.ts';
 import { identifier, sessionKey, TTL, userKeys } from '../keys.ts';
 import type { Services } from '../services.ts';
@@ -12,9 +14,23 @@ export interface CachedProfile {
   source: 'redis' | 'memory';
 }
 
+/** A cached profile's JSON text as an object; null for anything else (read as a miss). */
+const profileOf = (text: string | null): Record<string, unknown> | null => {
+  if (text === null) return null;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+};
+
 /**
- * Cache-aside over the user source: a cached profile is served without any upstream call;
- * a miss fetches it and caches it for 10 minutes (in memory while Redis is down).
+ * The design's `getCachedUser`: cache-aside over the user source. A cached profile is served
+ * without any upstream call; a miss fetches it and caches its JSON text for 10 minutes
+ * (`user:{id}:profile`, EX 600; in memory while Redis is down).
  */
 export const getUserProfile = async (
   services: Pick<Services, 'redis' | 'memory'>,
@@ -22,12 +38,33 @@ export const getUserProfile = async (
   source: UserSource,
 ): Promise<CachedProfile> => {
   const key = userKeys(identifier('userId', userId)).profile;
-  const cached = await getWithFallback<Record<string, unknown>>(services, key);
-  if (cached.value !== null) return { profile: cached.value, cache: 'hit', source: cached.source };
-  const profile = await source(userId);
-  const stored = await cacheWithFallback(services, key, profile, TTL.userProfile);
-  return { profile, cache: 'miss', source: stored };
+  const cached = await getWithFallback(services, key);
+  const profile = profileOf(cached.value);
+  if (profile !== null) return { profile, cache: 'hit', source: cached.source };
+  const fetched = await source(userId);
+  const stored = await cacheWithFallback(services, key, JSON.stringify(fetched), TTL.userProfile);
+  return { profile: fetched, cache: 'miss', source: stored };
 };
+
+/** The most `sessionData` one login may carry, as JSON text. */
+export const MAX_SESSION_DATA_BYTES = 4 * 1024;
+
+/** An ISO 8601 date-time or epoch milliseconds (the design uses both), as epoch milliseconds. */
+const loginTime = z
+  .union([z.string(), z.number()], {
+    error: 'is required: the time of the login, ISO 8601 or epoch milliseconds',
+  })
+  .transform((value, context) => {
+    const at = typeof value === 'number' ? value : Date.parse(value);
+    if (!Number.isFinite(at)) {
+      context.addIssue({
+        code: 'custom',
+        message: 'must be an ISO 8601 date-time or epoch milliseconds',
+      });
+      return z.NEVER;
+    }
+    return at;
+  });
 
 const userUpdated = z.object({ type: z.literal('USER_UPDATED'), userId: z.string() });
 const userLoggedIn = z.object({
@@ -36,20 +73,56 @@ const userLoggedIn = z.object({
   // Only ids the authorizer would accept: a session stored under any other id could never
   // be used, so such an event is refused (and dead-lettered) instead of stored.
   sessionId: z.string().regex(SESSION_ID, 'must be 16-128 characters of A-Z a-z 0-9 _ . @ + -'),
-  timestamp: z.string().optional(),
+  timestamp: loginTime,
+  sessionData: z
+    .record(z.string(), z.unknown(), { error: 'must be an object' })
+    .refine(
+      (data) => Buffer.byteLength(JSON.stringify(data)) <= MAX_SESSION_DATA_BYTES,
+      `must be at most ${MAX_SESSION_DATA_BYTES} bytes of JSON`,
+    )
+    .optional(),
 });
 
-export type UserEventEffect = 'invalidated' | 'session-stored' | 'ignored';
+export type UserEventEffect = 'invalidated' | 'session-stored' | 'session-expired' | 'ignored';
 
 /**
- * The user-cache side of a `user.events` value: USER_UPDATED drops the cached profile and
- * preferences; USER_LOGGED_IN stores the session (EX 3600); anything else is ignored.
- * Idempotent: applying an event twice leaves the same state.
- * @throws ValidationError when a USER_* event lacks its fields or has unsafe ids.
+ * The session a USER_LOGGED_IN event at `now` stores: its value, and how long it has left to
+ * live, counted from the login, not from when the event arrived; `ttlSeconds` is 0 or less for
+ * a login older than a session lives (a replay of `user.events`).
+ * @throws ValidationError for a login more than MAX_CLOCK_SKEW_MS in the future.
+ */
+export const sessionOf = (
+  event: z.infer<typeof userLoggedIn>,
+  now: number,
+): { session: StoredSession; ttlSeconds: number } => {
+  const ahead = event.timestamp - now;
+  if (ahead > MAX_CLOCK_SKEW_MS) {
+    throw new ValidationError(
+      `USER_LOGGED_IN timestamp is ${Math.round(ahead / 1000)} s in the future (at most ${MAX_CLOCK_SKEW_MS / 1000} s of clock skew is allowed); check the login service's clock`,
+    );
+  }
+  const session: StoredSession = {
+    userId: identifier('userId', event.userId),
+    createdAt: new Date(event.timestamp).toISOString(),
+    ...(event.sessionData === undefined ? {} : { sessionData: event.sessionData }),
+  };
+  const leftMs = event.timestamp + TTL.session * 1000 - now;
+  return { session, ttlSeconds: Math.min(TTL.session, Math.floor(leftMs / 1000)) };
+};
+
+/**
+ * The user-cache side of a `user.events` value (the design's EventDrivenCache): USER_UPDATED
+ * drops the cached profile and preferences; USER_LOGGED_IN stores the session with the event's
+ * `sessionData` at `session:{sessionId}`, living one hour from the login (EX 3600 for a login
+ * that just happened), so a login replayed after its hour stores nothing; anything else is
+ * ignored. Idempotent: applying an event twice leaves the same state.
+ * @throws ValidationError (a ZodError) when a USER_* event lacks its fields, has unsafe ids,
+ *   too much sessionData, or a login time in the future.
  */
 export const applyUserEvent = async (
   services: Pick<Services, 'redis'>,
   value: unknown,
+  now: number = Date.now(),
 ): Promise<UserEventEffect> => {
   const type = (value as { type?: unknown } | null)?.type;
   if (type === 'USER_UPDATED') {
@@ -60,13 +133,10 @@ export const applyUserEvent = async (
   }
   if (type === 'USER_LOGGED_IN') {
     const event = userLoggedIn.parse(value);
-    const session = {
-      userId: identifier('userId', event.userId),
-      createdAt: event.timestamp ?? new Date().toISOString(),
-    };
-    await services.redis?.set(sessionKey(identifier('sessionId', event.sessionId)), session, {
-      EX: TTL.session,
-    });
+    const key = sessionKey(identifier('sessionId', event.sessionId));
+    const { session, ttlSeconds } = sessionOf(event, now);
+    if (ttlSeconds <= 0) return 'session-expired';
+    await services.redis?.set(key, JSON.stringify(session), { EX: ttlSeconds });
     return 'session-stored';
   }
   return 'ignored';

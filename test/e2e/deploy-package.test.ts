@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runServerless } from '../support/serverless-cli.ts';
 import {
   effective,
   functionsBundlingKafka,
@@ -34,6 +35,7 @@ beforeAll(async () => {
       MSK_CLUSTER_ARN: 'arn:aws:kafka:us-east-1:000000000000:cluster/dev-shell/0000-1',
       NARAD_SUBNET_IDS: 'subnet-0dev',
       USER_SOURCE_URL: 'http://127.0.0.1:8090',
+      KAFKA_CLIENT_ID: 'dev-shell-client',
     },
   ));
 }, 120_000);
@@ -66,6 +68,7 @@ describe('the prod stage, packaged as the README deploys it', () => {
         KAFKA_SASL_MECHANISM: 'aws-iam',
         AUTH_MODE: 'session',
         USER_SOURCE_URL: 'https://users.internal.example.com',
+        KAFKA_CLIENT_ID: 'narad-services-prod',
       });
     }
   });
@@ -211,7 +214,7 @@ describe('the prod stage, packaged as the README deploys it', () => {
 // After the tests above (one file, one package at a time: each package empties .serverless/,
 // through which the other's artifacts pass).
 describe('the prod stage with the optional HTTP API params', () => {
-  it('set the stage throttling, the /health concurrency and the CORS origins', async () => {
+  it('set the stage throttling, the /health concurrency, the CORS origins and the Kafka client id', async () => {
     const { template } = await packageTemplate(
       OPTIONS_PACKAGE_DIR,
       [
@@ -223,6 +226,7 @@ describe('the prod stage with the optional HTTP API params', () => {
           apiThrottleBurst: '50',
           healthConcurrency: '2',
           corsAllowedOrigins: 'https://app.example.com,https://admin.example.com:8443',
+          kafkaClientId: 'narad-orders-eu',
         }),
       ],
       { ESBUILD_WORK_FOLDER: WORK },
@@ -237,6 +241,9 @@ describe('the prod stage with the optional HTTP API params', () => {
     expect(Number(settings.ThrottlingBurstLimit)).toBe(50);
     expect(settings.DetailedMetricsEnabled).toBe(false);
     expect(Number(health?.Properties.ReservedConcurrentExecutions)).toBe(2);
+    for (const [name, fn] of Object.entries(resourcesOfType(template, 'AWS::Lambda::Function'))) {
+      expect(variablesOf(fn).KAFKA_CLIENT_ID, name).toBe('narad-orders-eu');
+    }
     expect(effective(template, api?.Properties)).toMatchObject({
       CorsConfiguration: {
         AllowOrigins: ['https://app.example.com', 'https://admin.example.com:8443'],
@@ -247,4 +254,17 @@ describe('the prod stage with the optional HTTP API params', () => {
       },
     });
   }, 120_000);
+});
+
+describe('KAFKA_CLIENT_ID in a development stage', () => {
+  it('reaches the functions from the environment (or .env), as the design document sets it', async () => {
+    const print = async (env: NodeJS.ProcessEnv) => {
+      const { stdout } = await runServerless(['print', '--format', 'json'], env);
+      return (JSON.parse(stdout) as { provider: { environment: Record<string, string> } }).provider
+        .environment.KAFKA_CLIENT_ID;
+    };
+
+    expect(await print({ KAFKA_CLIENT_ID: 'narad' })).toBe('narad');
+    expect(await print({ KAFKA_CLIENT_ID: undefined })).toBe('narad-services-dev');
+  }, 60_000);
 });

@@ -52,7 +52,7 @@ describe('orders through the API, Kafka and the processOrders consumer', () => {
     });
   });
 
-  it('fails an order that does not pass the order step, with the reason', async () => {
+  it('fails an order that does not pass the order step, with the error', async () => {
     const created = await api(apiUrl, '/orders', {
       method: 'POST',
       body: order({ currency: 'XTS' }),
@@ -62,7 +62,8 @@ describe('orders through the API, Kafka and the processOrders consumer', () => {
 
     expect(body).toMatchObject({
       status: 'failed',
-      reason: expect.stringContaining('currency XTS is not supported'),
+      error: expect.stringContaining('currency XTS is not supported'),
+      timestamp: expect.any(Number),
     });
   });
 

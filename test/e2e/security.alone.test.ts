@@ -491,7 +491,7 @@ describe('a valid session, and the service key, on every route', () => {
     expect(both.status, both.text).toBe(403);
   });
 
-  it('GET /health: the status for anyone, the whole report for the service key only', async () => {
+  it('GET /health: the overall status for anyone, the whole report for the service key only', async () => {
     const [anyone, service, wrong] = await Promise.all([
       call('GET', '/health'),
       call('GET', '/health', { apiKey: SERVICE_KEY }),
@@ -499,10 +499,10 @@ describe('a valid session, and the service key, on every route', () => {
     ]);
 
     expect(anyone.status).toBe(200);
-    expect(anyone.body).toEqual({ status: 'healthy' });
+    expect(anyone.body).toEqual({ overall: 'healthy' });
     expect(service.body).toMatchObject({
-      status: 'healthy',
-      services: { kafka: { clientId: expect.any(String), bootstrap: [stack.kafkaBrokers] } },
+      overall: 'healthy',
+      services: { kafka: { clientId: expect.any(String), brokers: [stack.kafkaBrokers] } },
       auth: {
         mode: 'session',
         serviceKey: 'configured',

@@ -160,6 +160,7 @@ describe('the same MSK batch invoked three times (failure test 4c)', () => {
     const topic = uniqueTopic('redelivery-user-cache');
     const userId = `user-${randomUUID().slice(0, 8)}`;
     const sessionId = `sess-${randomUUID()}`;
+    const loggedInAt = new Date().toISOString();
     const { profile } = userKeys(userId);
     keys.track(profile);
     keys.track(sessionKey(sessionId));
@@ -173,7 +174,7 @@ describe('the same MSK batch invoked three times (failure test 4c)', () => {
           type: 'USER_LOGGED_IN',
           userId,
           sessionId,
-          timestamp: '2026-11-27T08:00:00.000Z',
+          timestamp: loggedInAt,
         },
       }),
     ]);
@@ -184,7 +185,7 @@ describe('the same MSK batch invoked three times (failure test 4c)', () => {
     const response = await handler(structuredClone(event));
 
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(once).toEqual([null, { userId, createdAt: '2026-11-27T08:00:00.000Z' }]);
+    expect(once).toEqual([null, { userId, createdAt: loggedInAt }]);
     expect(await redis.mget(profile, sessionKey(sessionId))).toEqual(once);
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
-import { MessageNotAcceptedError } from '../../lib/errors.ts';
+import { MessageNotAcceptedError, ValidationError } from '../../lib/errors.ts';
 import { cacheWithFallback, getWithFallback } from '../../lib/fallback/cache.ts';
 import {
   drainFallback,
@@ -10,6 +10,7 @@ import {
   sendWithFallback,
 } from '../../lib/fallback/messages.ts';
 import type { KafkaService } from '../../lib/kafka/producer.ts';
+import { MemoryStore } from '../../lib/redis/memory-store.ts';
 import type { RedisService } from '../../lib/redis/service.ts';
 import { createServices, type Services } from '../../lib/services.ts';
 import { PARKED_TOPICS } from '../../lib/topics.ts';
@@ -62,7 +63,7 @@ describe('sendWithFallback', () => {
     expect(await raw.llen(fallbackListKey(topic))).toBe(0);
   });
 
-  it('pushes {message, timestamp, originalTopic} to kafka_fallback:<topic> while Kafka is unreachable', async () => {
+  it("pushes the design's {message, timestamp, originalTopic} to kafka_fallback:<topic> while Kafka is unreachable", async () => {
     const topic = uniqueTopic('fallback-kafka-down');
     keys.track(fallbackListKey(topic));
 
@@ -85,7 +86,9 @@ describe('sendWithFallback', () => {
       originalTopic: topic,
       headers: { 'x-correlation-id': 'corr-9' },
     });
-    expect(Date.parse(entry?.timestamp ?? '')).not.toBeNaN();
+    // The design writes Date.now(): epoch milliseconds, a number.
+    expect(entry?.timestamp).toEqual(expect.any(Number));
+    expect(Math.abs(Date.now() - (entry?.timestamp ?? 0))).toBeLessThan(60_000);
   });
 
   it('fails with an error naming both problems when Kafka and Redis are both unreachable', async () => {
@@ -206,10 +209,10 @@ describe('drainFallback', () => {
     let sends = 0;
     const dyingKafka: KafkaService = {
       ...(live.kafka as KafkaService),
-      send: async (...args) => {
+      sendBatch: async (...args) => {
         sends += 1;
         if (sends === 2) throw new Error('process killed mid-drain');
-        return (live.kafka as KafkaService).send(...args);
+        return (live.kafka as KafkaService).sendBatch(...args);
       },
     };
 
@@ -243,26 +246,69 @@ describe('drainFallback', () => {
 });
 
 describe('cacheWithFallback / getWithFallback', () => {
-  it('uses Redis while it is reachable', async () => {
+  it("uses Redis while it is reachable, answering the string stored as the design's callers expect", async () => {
     const live = services();
     const key = keys.key('cache-up');
 
-    expect(await cacheWithFallback(live, key, { v: 1 }, 60)).toBe('redis');
-    expect(await getWithFallback(live, key)).toEqual({ value: { v: 1 }, source: 'redis' });
+    expect(await cacheWithFallback(live, key, JSON.stringify({ v: 1 }), 60)).toBe('redis');
+    const read = await getWithFallback(live, key);
+
+    expect(read).toEqual({ value: '{"v":1}', source: 'redis' });
+    expect(JSON.parse(read.value ?? '')).toEqual({ v: 1 });
     expect(live.memory.size).toBe(0);
   });
 
-  it('takes over with the in-memory store while Redis is unreachable', async () => {
+  it('keeps a value 300 s in Redis when no TTL is given (the design default)', async () => {
+    const live = services();
+    const key = keys.key('cache-default-ttl');
+
+    await cacheWithFallback(live, key, 'cached');
+
+    const ttl = await raw.ttl(key);
+    expect(ttl).toBeGreaterThan(290);
+    expect(ttl).toBeLessThanOrEqual(300);
+  });
+
+  it('takes over with the in-memory store while Redis is unreachable, answering the same string', async () => {
     const down = services({ upstashUrl: CLOSED_URL });
 
     expect(await cacheWithFallback(down, 'user:u1:profile', { name: 'Asha' }, 600)).toBe('memory');
     expect(await getWithFallback(down, 'user:u1:profile')).toEqual({
-      value: { name: 'Asha' },
+      value: '{"name":"Asha"}',
       source: 'memory',
     });
     expect(await getWithFallback(down, 'user:unknown:profile')).toEqual({
       value: null,
       source: 'memory',
     });
+  });
+
+  it('keeps a value 300 s in memory too when no TTL is given', async () => {
+    let now = 1_000_000;
+    const down = {
+      redis: services({ upstashUrl: CLOSED_URL }).redis,
+      memory: new MemoryStore(100, () => now),
+    };
+
+    await cacheWithFallback(down, 'user:u2:profile', 'cached');
+    now += 299_000;
+    const before = await getWithFallback(down, 'user:u2:profile');
+    now += 1_000;
+    const after = await getWithFallback(down, 'user:u2:profile');
+
+    expect(before.value).toBe('cached');
+    expect(after).toEqual({ value: null, source: 'memory' });
+  });
+
+  it('refuses a TTL that is not a whole number of seconds above 0, and stores nothing', async () => {
+    const live = services();
+    const key = keys.key('cache-bad-ttl');
+
+    for (const ttl of [0, -1, 2.5]) {
+      await expect(cacheWithFallback(live, key, 'x', ttl)).rejects.toThrowError(ValidationError);
+    }
+
+    expect(await raw.exists(key)).toBe(0);
+    expect(live.memory.size).toBe(0);
   });
 });

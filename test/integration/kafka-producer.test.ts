@@ -75,14 +75,14 @@ afterAll(async () => {
 });
 
 describe('the Kafka service', () => {
-  it('sends JSON with key, headers and a correlation id that a consumer reads back', async () => {
+  it('sends the message itself as JSON, with key, headers and a correlation id as options, that a consumer reads back', async () => {
     const topic = uniqueTopic('producer-roundtrip');
     await createTopic(stack.kafkaBrokers, topic);
     const kafka = serviceFor(kafkaConfig({}));
 
     const result = await kafka.send(
       topic,
-      { value: { orderId: 'o-1', total: 33.5, note: 'ünïcode ✓' } },
+      { orderId: 'o-1', total: 33.5, note: 'ünïcode ✓' },
       { key: 'o-1', headers: { source: 'test' }, correlationId: 'corr-1' },
     );
 
@@ -100,7 +100,7 @@ describe('the Kafka service', () => {
     await createTopic(stack.kafkaBrokers, topic);
     const kafka = serviceFor(kafkaConfig({}));
 
-    const result = await kafka.send(
+    const result = await kafka.sendBatch(
       topic,
       Array.from({ length: 20 }, (_, i) => ({ value: { i } })),
       { key: 'same-partition' },
@@ -119,13 +119,13 @@ describe('the Kafka service', () => {
     await createTopic(stack.kafkaBrokers, topic);
     const sockets = countingSockets();
     const kafka = serviceFor(kafkaConfig({}), sockets.factory);
-    expect(kafka.isConnected()).toBe(false);
+    expect(kafka.isConnected).toBe(false);
 
-    await kafka.send(topic, { value: { invocation: 1 } });
+    await kafka.send(topic, { invocation: 1 });
     const afterFirst = sockets.sockets.length;
-    await kafka.send(topic, { value: { invocation: 2 } });
+    await kafka.send(topic, { invocation: 2 });
 
-    expect(kafka.isConnected()).toBe(true);
+    expect(kafka.isConnected).toBe(true);
     expect(afterFirst).toBeGreaterThan(0);
     expect(sockets.sockets.length).toBe(afterFirst);
   });
@@ -135,7 +135,7 @@ describe('the Kafka service', () => {
     await createTopic(stack.kafkaBrokers, topic);
     const sockets = countingSockets();
     const kafka = serviceFor(kafkaConfig({}), sockets.factory);
-    await kafka.send(topic, { value: { before: true } });
+    await kafka.send(topic, { before: true });
     const before = sockets.sockets.length;
 
     // What a broker's connections.max.idle.ms does to a frozen Lambda container's sockets:
@@ -145,7 +145,7 @@ describe('the Kafka service', () => {
         (socket) => new Promise((resolve) => socket.once('close', resolve).end()),
       ),
     );
-    await kafka.send(topic, { value: { after: true } });
+    await kafka.send(topic, { after: true });
 
     expect(sockets.sockets.length).toBeGreaterThan(before);
     expect(await countMessages(stack.kafkaBrokers, topic)).toBe(2);
@@ -153,9 +153,12 @@ describe('the Kafka service', () => {
 
   it('refuses a bad topic name or a value that is not JSON before touching Kafka', async () => {
     const kafka = serviceFor(kafkaConfig({}));
-    await expect(kafka.send('bad topic!', { value: 1 })).rejects.toThrowError(ValidationError);
-    await expect(kafka.send('ok', { value: undefined })).rejects.toThrowError(/has no JSON value/);
-    expect(kafka.isConnected()).toBe(false);
+    await expect(kafka.send('bad topic!', 1)).rejects.toThrowError(ValidationError);
+    await expect(kafka.send('ok', undefined)).rejects.toThrowError(/has no JSON value/);
+    await expect(kafka.send('ok', [1, 2] as never)).rejects.toThrowError(
+      /takes one message, not an array.*sendBatch/,
+    );
+    expect(kafka.isConnected).toBe(false);
   });
 
   it('reports a message larger than the broker accepts as KafkaMessageTooLargeError', async () => {
@@ -176,7 +179,7 @@ describe('the Kafka service', () => {
     const kafka = serviceFor(kafkaConfig({ KAFKA_BROKERS: '127.0.0.1:1' }));
     const started = performance.now();
 
-    const error = await kafka.send('anything', { value: 1 }).catch((e: unknown) => e);
+    const error = await kafka.send('anything', 1).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(KafkaUnavailableError);
     expect((error as Error).message).toMatch(/Kafka is unreachable .*KAFKA_BROKERS/);
@@ -192,10 +195,10 @@ describe('during a Kafka outage', () => {
       outagePauseMs: 2_000,
       now: () => clock,
     });
-    await expect(kafka.send('anything', { value: 1 })).rejects.toThrowError(KafkaUnavailableError);
+    await expect(kafka.send('anything', 1)).rejects.toThrowError(KafkaUnavailableError);
     const attemptsAfterFirst = sockets.sockets.length;
 
-    const paused = await kafka.send('anything', { value: 2 }).catch((e: unknown) => e);
+    const paused = await kafka.send('anything', 2).catch((e: unknown) => e);
 
     // Failed without trying: no new connection attempt was made.
     expect(paused).toBeInstanceOf(KafkaUnavailableError);
@@ -203,7 +206,7 @@ describe('during a Kafka outage', () => {
     expect(sockets.sockets.length).toBe(attemptsAfterFirst);
 
     clock += 2_000;
-    await expect(kafka.send('anything', { value: 3 })).rejects.toThrowError(KafkaUnavailableError);
+    await expect(kafka.send('anything', 3)).rejects.toThrowError(KafkaUnavailableError);
     expect(sockets.sockets.length).toBeGreaterThan(attemptsAfterFirst);
   });
 });
@@ -226,7 +229,7 @@ describe("SASL against the broker's SASL listener", () => {
     await createTopic(stack.kafkaBrokers, topic);
     const kafka = serviceFor(sasl(mechanism, user.username, user.password));
 
-    await kafka.send(topic, { value: { mechanism } });
+    await kafka.send(topic, { mechanism });
 
     expect(await countMessages(stack.kafkaBrokers, topic)).toBe(1);
   });
@@ -239,7 +242,7 @@ describe("SASL against the broker's SASL listener", () => {
     async (mechanism, username) => {
       const kafka = serviceFor(sasl(mechanism, username, 'definitely-wrong-password'));
 
-      const error = await kafka.send('anything', { value: 1 }).catch((e: unknown) => e);
+      const error = await kafka.send('anything', 1).catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(KafkaAuthenticationError);
       expect((error as Error).message).toMatch(/KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/);
@@ -269,7 +272,7 @@ describe("SASL against the broker's SASL listener", () => {
     const { username, password } = KAFKA_SASL_USERS.scram;
     const kafka = serviceFor(sasl('scram-sha-256', username, password));
 
-    const error = await kafka.send(topic, { value: 1 }).catch((e: unknown) => e);
+    const error = await kafka.send(topic, 1).catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(KafkaAuthorizationError);
     expect((error as Error).message).toContain(`Not authorized to write to topic "${topic}"`);

@@ -130,7 +130,7 @@ describe('MSK bootstrap-broker discovery with @aws-sdk/client-kafka', () => {
       retry: { initialRetryTimeMs: 100, retries: 3 },
     });
     try {
-      await kafka.send(topic, { value: { discovered: true } });
+      await kafka.send(topic, { discovered: true });
     } finally {
       await kafka.disconnect();
     }

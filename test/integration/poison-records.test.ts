@@ -275,7 +275,12 @@ describe('dead-lettering rules', () => {
       mskRecord(topic, { offset: 0, value: { type: 'USER_LOGGED_IN', userId: 'u-1' } }),
       mskRecord(topic, {
         offset: 1,
-        value: { type: 'USER_LOGGED_IN', userId: 'u-1', sessionId },
+        value: {
+          type: 'USER_LOGGED_IN',
+          userId: 'u-1',
+          sessionId,
+          timestamp: new Date().toISOString(),
+        },
       }),
     ]);
 

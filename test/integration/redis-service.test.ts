@@ -9,31 +9,56 @@ const keys = keygen(raw);
 afterAll(keys.cleanup);
 
 describe('the Redis service over the Upstash REST API', () => {
-  it('sets with a TTL in seconds (the EX option reaches Redis) and gets JSON back parsed', async () => {
+  it("stores a string as it is and reads the same string back, as the design's callers use it", async () => {
     const redis = redisServiceFor(stack);
     const key = keys.key('profile');
+    const user = { name: 'Asha', visits: 3 };
 
-    await redis.set(key, { name: 'Asha', visits: 3 }, { EX: 600 });
+    await redis.set(key, JSON.stringify(user), { EX: 600 });
+    const cached = await redis.get(key);
 
-    expect(await redis.get(key)).toEqual({ name: 'Asha', visits: 3 });
+    expect(cached).toBe('{"name":"Asha","visits":3}');
+    expect(JSON.parse(cached ?? '')).toEqual(user);
     const ttl = await raw.ttl(key);
     expect(ttl).toBeGreaterThan(590);
     expect(ttl).toBeLessThanOrEqual(600);
   });
 
-  it('sets without a TTL when none is given, and deletes', async () => {
+  it('reads back strings that look like other JSON values as the strings they are', async () => {
     const redis = redisServiceFor(stack);
-    const [a, b] = [keys.key('a'), keys.key('b')];
-    await redis.set(a, 'plain');
-    await redis.set(b, 42);
+    const stored = ['123', 'null', 'true', '[1]', ' {"a": 1} ', 'ok'];
+    const names = stored.map((_, i) => keys.key(`looks-like-json-${i}`));
 
-    expect(await raw.ttl(a)).toBe(-1);
-    expect(await redis.del(a, b, keys.key('never-set'))).toBe(2);
-    expect(await redis.get(a)).toBeNull();
+    for (const [i, value] of stored.entries()) await redis.set(names[i] as string, value);
+
+    expect(await Promise.all(names.map((name) => redis.get(name)))).toEqual(stored);
   });
 
-  it('exposes the raw client for lists, sets, counters and pipelines', async () => {
+  it('stores any other value as its JSON text', async () => {
     const redis = redisServiceFor(stack);
+    const [object, number] = [keys.key('object'), keys.key('number')];
+
+    await redis.set(object, { theme: 'dark' });
+    await redis.set(number, 42);
+
+    expect(await redis.get(object)).toBe('{"theme":"dark"}');
+    expect(await redis.get(number)).toBe('42');
+    expect(await raw.get(object)).toEqual({ theme: 'dark' }); // the raw client parses JSON
+  });
+
+  it('refuses an EX that is not a whole number of seconds above 0, and writes nothing', async () => {
+    const redis = redisServiceFor(stack);
+    const key = keys.key('bad-ttl');
+
+    for (const EX of [0, -5, 1.5])
+      await expect(redis.set(key, 'x', { EX })).rejects.toThrowError(/EX must be a whole number/);
+
+    expect(await raw.exists(key)).toBe(0);
+  });
+
+  it('exposes the raw client for lists, sets, counters and pipelines, also as getClient()', async () => {
+    const redis = redisServiceFor(stack);
+    expect(redis.getClient()).toBe(redis.client);
     const [list, set, counter] = [keys.key('list'), keys.key('set'), keys.key('counter')];
 
     const results = await redis.client
@@ -50,11 +75,25 @@ describe('the Redis service over the Upstash REST API', () => {
 
   it('reports itself connected with a latency after a successful call', async () => {
     const redis = redisServiceFor(stack);
-    expect(redis.isConnected()).toBe(false);
+    expect(redis.isConnected).toBe(false);
     const health = await redis.healthCheck();
     expect(health).toMatchObject({ status: 'connected' });
     expect(health.latencyMs).toBeGreaterThanOrEqual(0);
-    expect(redis.isConnected()).toBe(true);
+    expect(redis.isConnected).toBe(true);
+  });
+
+  it("runs the design's connection code as it is: isConnected is a property, connect() checks the endpoint", async () => {
+    const redis = redisServiceFor(stack);
+    const unreachable = redisServiceFor({ ...stack, upstashUrl: CLOSED_URL });
+
+    if (!redis.isConnected) await redis.connect();
+    const refused = await unreachable.connect().catch((error: unknown) => error);
+
+    expect(redis.isConnected).toBe(true);
+    expect(refused).toBeInstanceOf(RedisUnavailableError);
+    expect(unreachable.isConnected).toBe(false);
+    await redis.disconnect();
+    expect(redis.isConnected).toBe(false);
   });
 
   it('fails fast with RedisUnavailableError when the endpoint is unreachable', async () => {
@@ -69,7 +108,7 @@ describe('the Redis service over the Upstash REST API', () => {
     );
 
     expect(performance.now() - started).toBeLessThan(requestTimeoutMs / 2);
-    expect(redis.isConnected()).toBe(false);
+    expect(redis.isConnected).toBe(false);
     expect(await redis.healthCheck()).toMatchObject({ status: 'disconnected' });
   });
 

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import type { RedisConfig } from '../../lib/config.ts';
-import { createRedisClient } from '../../lib/redis/client.ts';
-import { createRedisService, type RedisService } from '../../lib/redis/service.ts';
+import { createRedisServiceFor } from '../../lib/redis/client.ts';
+import type { RedisService } from '../../lib/redis/service.ts';
 import type { StackEndpoints } from '../../local/stack.ts';
 
 /** A port nothing listens on: connecting to it is refused at once. */
@@ -22,10 +22,7 @@ export const redisConfig = (
 export const redisServiceFor = (
   stack: StackEndpoints,
   overrides: Partial<RedisConfig> = {},
-): RedisService => {
-  const config = redisConfig(stack, overrides);
-  return createRedisService(createRedisClient(config), config);
-};
+): RedisService => createRedisServiceFor(redisConfig(stack, overrides));
 
 /** A plain client on the real Redis, for preparing and checking what a test expects. */
 export const inspector = (stack: StackEndpoints): Redis =>

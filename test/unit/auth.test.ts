@@ -23,12 +23,17 @@ const SESSION = 'sess_3f9a1c7e5b2d4e6f8a0b1c2d3e4f5a6b';
 const SESSION_MODE: AuthConfig = { mode: 'session', serviceApiKey: SERVICE_KEY };
 const NO_AUTH: AuthConfig = { mode: 'none', serviceApiKey: undefined };
 
-/** A Redis `get` over a plain map of stored values (the keys the authorizer may ask for). */
+/**
+ * A Redis `get` over a plain map of values (the keys the authorizer may ask for), each held as
+ * Redis would hold it: a string as it is, anything else as its JSON text.
+ */
 const storeOf = (values: Record<string, unknown>) => ({
   asked: [] as string[],
-  async get<T>(key: string): Promise<T | null> {
+  async get(key: string): Promise<string | null> {
     this.asked.push(key);
-    return (values[key] ?? null) as T | null;
+    const value = values[key];
+    if (value === undefined) return null;
+    return typeof value === 'string' ? value : JSON.stringify(value);
   },
 });
 
@@ -93,6 +98,12 @@ describe('session lookup', () => {
     expect(redis.asked).toEqual([`session:${SESSION}`]);
   });
 
+  it("finds it beside the login's sessionData, which it leaves to the application", async () => {
+    const stored = { ...session('user-42'), sessionData: { role: 'admin', userId: 'user-7' } };
+    const redis = storeOf({ [`session:${SESSION}`]: stored });
+    expect(await lookUpSession(redis, SESSION)).toEqual({ status: 'valid', userId: 'user-42' });
+  });
+
   it('calls a session older than its lifetime expired, even if the key is still there', async () => {
     const redis = storeOf({
       [`session:${SESSION}`]: session('user-42', SESSION_LIFETIME_MS + 1_000),
@@ -103,6 +114,7 @@ describe('session lookup', () => {
   it('refuses what is not a session rather than guessing', async () => {
     for (const stored of [
       'user-42',
+      '{"userId":',
       { userId: 'user-42' },
       { userId: 'a:b', createdAt: new Date().toISOString() },
       { userId: 'user-42', createdAt: 'yesterday' },

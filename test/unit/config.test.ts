@@ -191,6 +191,30 @@ describe('a bad or missing variable fails with one message naming it', () => {
   });
 });
 
+describe("the design document's variables", () => {
+  it('honours KAFKA_CLIENT_ID, as the design sets it', () => {
+    expect(loadConfig({ ...LOCAL, KAFKA_CLIENT_ID: 'narad' }).kafka?.clientId).toBe('narad');
+  });
+
+  it.each([
+    ['REDIS_HOST', 'localhost', /REDIS_HOST is not used.*set UPSTASH_REDIS_REST_URL/],
+    ['REDIS_PORT', '6379', /REDIS_PORT is not used.*UPSTASH_REDIS_REST_URL/],
+    ['REDIS_TLS', 'false', /REDIS_TLS is not used.*https UPSTASH_REDIS_REST_URL/],
+  ])(
+    'refuses %s, which the HTTP client never reads, naming what replaces it',
+    (variable, value, message) => {
+      const error = configErrorOf({ ...LOCAL, [variable]: value });
+
+      expect(error.variable).toBe(variable);
+      expect(error.message).toMatch(message);
+    },
+  );
+
+  it('lets them be blank, as serverless.yml passes unset params', () => {
+    expect(() => loadConfig({ ...LOCAL, REDIS_HOST: '', REDIS_PORT: ' ' })).not.toThrow();
+  });
+});
+
 describe('production refuses anything that would send credentials in plaintext', () => {
   const cases: Array<[string, Record<string, string | undefined>, RegExp]> = [
     ['KAFKA_SSL', { KAFKA_SSL: 'false' }, /KAFKA_SSL must be true in production/],

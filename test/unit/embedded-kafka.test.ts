@@ -54,8 +54,9 @@ describe('the embedded Kafka service', () => {
     const log = new EmbeddedKafkaLog();
     const kafka = createEmbeddedKafkaService(log);
 
-    await expect(kafka.send('bad topic!', { value: 1 })).rejects.toBeInstanceOf(ValidationError);
-    await expect(kafka.send('orders', [])).rejects.toBeInstanceOf(ValidationError);
+    await expect(kafka.send('bad topic!', 1)).rejects.toBeInstanceOf(ValidationError);
+    await expect(kafka.sendBatch('orders', [])).rejects.toBeInstanceOf(ValidationError);
+    await expect(kafka.send('orders', [1] as never)).rejects.toBeInstanceOf(ValidationError);
 
     expect(log.topicNames()).toEqual([]);
   });
@@ -65,7 +66,7 @@ describe('the embedded Kafka service', () => {
     const kafka = createEmbeddedKafkaService(log);
 
     for (let i = 0; i < 5; i++) {
-      await kafka.send('orders', { key: 'order-1', value: { i } }, { correlationId: 'c-1' });
+      await kafka.send('orders', { i }, { key: 'order-1', correlationId: 'c-1' });
     }
 
     const partitions = log.endOffsets('orders');
@@ -85,7 +86,7 @@ describe('embedded delivery to the mapped functions', () => {
     const { invoke, seen } = recordingInvoke();
     const delivery = startEmbeddedDelivery({ log, mappings: [mapping({ batchSize: 4 })], invoke });
 
-    await createEmbeddedKafkaService(log).send(
+    await createEmbeddedKafkaService(log).sendBatch(
       'orders',
       Array.from({ length: 10 }, (_, i) => ({ key: 'same-key', value: { i } })),
     );
