@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { matchesSchema, resolveRef } from '../../lib/openapi/check.ts';
+import { matchesSchema, resolveRef } from '../../local/openapi/check.ts';
 import { buildOpenApiDocument, type Response } from '../../lib/openapi/document.ts';
 
 const apiUrl = inject('apiUrl');
