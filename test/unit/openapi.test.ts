@@ -16,7 +16,7 @@ import {
   ValidationError,
 } from '../../lib/errors.ts';
 import { identifier } from '../../lib/keys.ts';
-import { httpStatusOf } from '../../lib/lambda/http.ts';
+import { httpStatusOf } from '../../lib/lambda/http-response.ts';
 import {
   buildOpenApiDocument,
   IDENTIFIER_PATTERN,
