@@ -1,4 +1,4 @@
-import { type ConsumerDeps, handleRecordsInOrder, kafkaHandler } from '../lib/lambda/consumer.ts';
+import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
 import type { OrderStep } from '../lib/orders/order-step.ts';
 import { processOrder } from '../lib/orders/orders.ts';
 import { orderEventSchema } from '../lib/orders/schema.ts';
@@ -9,22 +9,14 @@ import { getServices } from '../lib/services.ts';
  * per partition in offset order; a record that is not an order, or whose processing keeps
  * failing, goes to `orders.dlq`; partial-batch response for the rest.
  */
-export const processOrders = ({
-  services,
-  maxAttempts,
-  hooks,
-  step,
-}: ConsumerDeps & { step?: OrderStep }) =>
-  kafkaHandler('processOrders', (event, { recordFailed, deadLetters }) => {
-    const deps = services();
-    return handleRecordsInOrder(
-      event,
-      async (record) => {
-        await processOrder(deps, orderEventSchema.parse(record.value), step);
-      },
-      recordFailed,
-      { deadLetters: deadLetters(deps, maxAttempts), ...(hooks ? { hooks } : {}) },
-    );
+export const processOrders = ({ step, ...deps }: ConsumerDeps & { step?: OrderStep }) =>
+  kafkaConsumer({
+    name: 'processOrders',
+    mode: 'in-order',
+    ...deps,
+    handle: async (record, services) => {
+      await processOrder(services, orderEventSchema.parse(record.value), step);
+    },
   });
 
 export const handler = processOrders({ services: getServices });

@@ -28,7 +28,11 @@ const load = async (
       ...(await import('../../lib/lambda/http.ts')),
       ...(await import('../../lib/lambda/http-response.ts')),
     },
-    consumer: await import('../../lib/lambda/consumer.ts'),
+    consumer: {
+      ...(await import('../../lib/lambda/consumer/handler.ts')),
+      ...(await import('../../lib/lambda/consumer/in-order.ts')),
+      ...(await import('../../lib/lambda/consumer/batch-summary.ts')),
+    },
     invocation: await import('../../lib/lambda/invocation-log.ts'),
     kafka: await import('../../lib/kafka/client.ts'),
   };
