@@ -1,7 +1,11 @@
-import { buildKafkaEvent, toEventRecord, topicPartitionOf } from '../../local/msk-bridge/event.ts';
-import type { KafkaBridgeEvent } from '../../local/msk-bridge/types.ts';
 import { deadLetterOf, deadLetterTopicOf } from '../kafka/dead-letters.ts';
 import { invalidResponseMessage, readKafkaBatchResponse } from '../lambda/batch-response.ts';
+import {
+  buildKafkaEvent,
+  type KafkaEventPayload,
+  toEventRecord,
+  topicPartitionOf,
+} from '../lambda/kafka-event-builder.ts';
 import { loggableError, logger } from '../log.ts';
 import type { EmbeddedKafkaLog } from './kafka-log.ts';
 
@@ -16,7 +20,7 @@ export interface EmbeddedMapping {
   maxRetries: number;
 }
 
-export type Invoke = (functionName: string, event: KafkaBridgeEvent) => Promise<unknown>;
+export type Invoke = (functionName: string, event: KafkaEventPayload) => Promise<unknown>;
 
 export interface EmbeddedDelivery {
   /** Resolves once every mapping has handled everything in the log so far. */

@@ -1,8 +1,9 @@
 import type { IHeaders, Producer } from 'kafkajs';
 import { deadLetterOf } from '../../lib/kafka/dead-letters.ts';
 import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
+import type { KafkaEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
 import { describeRecords, type OnRetriesExhausted } from './mapping-runner.ts';
-import type { KafkaEventRecord, Log } from './types.ts';
+import type { Log } from './types.ts';
 
 /** The record's correlation id header, carried over so the dead letter can be followed. */
 const correlationHeader = (record: KafkaEventRecord): IHeaders => {

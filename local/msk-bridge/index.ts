@@ -1,4 +1,11 @@
 /** The local MSK event-source mapping: the public API of local/msk-bridge. */
+
+export {
+  buildKafkaEvent,
+  type KafkaEventPayload,
+  type KafkaEventRecord,
+  toEventRecord,
+} from '../../lib/lambda/kafka-event-builder.ts';
 export {
   type BridgeEvent,
   type MappingStats,
@@ -8,7 +15,6 @@ export {
   startMskBridge,
 } from './bridge.ts';
 export * from './errors.ts';
-export { buildKafkaEvent, toEventRecord } from './event.ts';
 export { type InProcessHandler, inProcessInvoker, offlineInvoker } from './invokers.ts';
 export { consoleLog, silentLog } from './log.ts';
 export { loadMappingsFromServerless, readMappings } from './mappings.ts';

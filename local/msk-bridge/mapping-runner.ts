@@ -1,9 +1,14 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Consumer, Kafka, Batch as KafkaBatch, KafkaMessage } from 'kafkajs';
 import { invalidResponseMessage, readKafkaBatchResponse } from '../../lib/lambda/batch-response.ts';
+import {
+  buildKafkaEvent,
+  type KafkaEventRecord,
+  toEventRecord,
+  topicPartitionOf,
+} from '../../lib/lambda/kafka-event-builder.ts';
 import { InvalidBatchResponseError, RecordReportedFailedError } from './errors.ts';
-import { buildKafkaEvent, toEventRecord, topicPartitionOf } from './event.ts';
-import type { Invoke, KafkaEventRecord, KafkaMapping, Log } from './types.ts';
+import type { Invoke, KafkaMapping, Log } from './types.ts';
 
 /**
  * One event-source mapping played against a real broker: one kafkajs consumer (the mapping's

@@ -1,4 +1,6 @@
-/** Shared shapes of the MSK bridge: mappings, the `aws:kafka` event, invokers, logging. */
+import type { KafkaEventPayload } from '../../lib/lambda/kafka-event-builder.ts';
+
+/** Shared shapes of the MSK bridge: mappings, invokers, logging (the event: lib/lambda/kafka-event-builder.ts). */
 
 export type StartingPosition = 'LATEST' | 'TRIM_HORIZON' | 'AT_TIMESTAMP';
 
@@ -41,41 +43,11 @@ export interface KafkaMapping {
   notes?: string[];
 }
 
-/** A record exactly as Lambda puts it in an `aws:kafka` / `SelfManagedKafka` event. */
-export interface KafkaEventRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  timestamp: number;
-  timestampType: 'CREATE_TIME' | 'LOG_APPEND_TIME';
-  /** base64; absent when the message has no key. */
-  key?: string;
-  /** base64; absent for a tombstone (null value). */
-  value?: string;
-  /** One object per header, in order: `{ name: [byte, byte, ...] }`. */
-  headers: Record<string, number[]>[];
-}
-
-export interface MskBridgeEvent {
-  eventSource: 'aws:kafka';
-  eventSourceArn: string;
-  bootstrapServers: string;
-  records: Record<string, KafkaEventRecord[]>;
-}
-
-export interface SelfManagedKafkaBridgeEvent {
-  eventSource: 'SelfManagedKafka';
-  bootstrapServers: string;
-  records: Record<string, KafkaEventRecord[]>;
-}
-
-export type KafkaBridgeEvent = MskBridgeEvent | SelfManagedKafkaBridgeEvent;
-
 /**
  * Invokes a function synchronously and resolves with its (JSON) result.
  * @throws FunctionInvocationError when the function failed, FunctionNotFoundError, InvokeTransportError.
  */
-export type Invoke = (functionName: string, event: KafkaBridgeEvent) => Promise<unknown>;
+export type Invoke = (functionName: string, event: KafkaEventPayload) => Promise<unknown>;
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Log = (level: LogLevel, message: string) => void;
