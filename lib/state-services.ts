@@ -1,7 +1,6 @@
 import { Redis } from '@upstash/redis';
 import { type Config, loadConfig } from './config.ts';
-import { embeddedRequester } from './embedded/redis-requester.ts';
-import { embeddedKeyspace } from './embedded/redis-runtime.ts';
+import { embeddedParts } from './embedded-parts.ts';
 import { createRedisClient } from './redis/client.ts';
 import { MemoryStore } from './redis/memory-store.ts';
 import { createRedisService, type RedisService } from './redis/service.ts';
@@ -22,7 +21,7 @@ const redisServiceOf = (config: Config): RedisService | undefined => {
   if (config.redis) return createRedisService(createRedisClient(config.redis), config.redis);
   if (config.embedded.redis) {
     // In memory: a request takes microseconds, so nothing needs keeping back for it.
-    return createRedisService(new Redis(embeddedRequester(embeddedKeyspace())), {
+    return createRedisService(new Redis(embeddedParts().redisRequester()), {
       requestTimeoutMs: 0,
     });
   }

@@ -13,6 +13,8 @@ import type { KafkaService } from '../../lib/kafka/producer.ts';
 import type { RedisService } from '../../lib/redis/service.ts';
 import { createServices, type Services } from '../../lib/services.ts';
 import { PARKED_TOPICS } from '../../lib/topics.ts';
+// Embedded Kafka, as npm start installs it in serverless offline (one test asks for it).
+import '../../local/embedded/install.ts';
 import { offlineInvoker } from '../../local/msk-bridge/index.ts';
 import { loadEvent } from '../support/fixtures.ts';
 import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';

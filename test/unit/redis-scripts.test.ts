@@ -4,9 +4,9 @@ import { join, relative } from 'node:path';
 import { Redis } from '@upstash/redis';
 import { describe, expect, it } from 'vitest';
 import { APPLY_ANALYTICS_BATCH, encodeBatch } from '../../lib/analytics/batch-script.ts';
-import { Keyspace } from '../../lib/embedded/redis-keyspace.ts';
-import { embeddedRequester } from '../../lib/embedded/redis-requester.ts';
 import { declaredScripts, findScript, KEY_LOCKING_SHEBANG } from '../../lib/redis/scripts.ts';
+import { Keyspace } from '../../local/embedded/redis-keyspace.ts';
+import { embeddedRequester } from '../../local/embedded/redis-requester.ts';
 
 /**
  * Upstash runs a script under the database's global lock unless its first line declares

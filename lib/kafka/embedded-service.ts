@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { type KafkaService, toKafkaMessages } from '../kafka/producer.ts';
-import type { EmbeddedKafkaLog } from './kafka-log.ts';
+import type { KafkaLogWriter } from '../embedded-parts.ts';
+import { type KafkaService, toKafkaMessages } from './producer.ts';
 
 /**
  * The Kafka service over the embedded log: the same validation, keys, headers and correlation
  * id as the kafkajs producer, and a send is acknowledged once the records are in the log.
  */
-export const createEmbeddedKafkaService = (log: EmbeddedKafkaLog): KafkaService => ({
+export const createEmbeddedKafkaService = (log: KafkaLogWriter): KafkaService => ({
   async send(topic, input, options = {}) {
     const correlationId = options.correlationId ?? randomUUID();
     const list = Array.isArray(input) ? input : [input];

@@ -1,24 +1,14 @@
-import { deadLetterOf, deadLetterTopicOf } from '../kafka/dead-letters.ts';
-import { invalidResponseMessage, readKafkaBatchResponse } from '../lambda/batch-response.ts';
+import type { EmbeddedMapping } from '../../lib/embedded-parts.ts';
+import { deadLetterOf, deadLetterTopicOf } from '../../lib/kafka/dead-letters.ts';
+import { invalidResponseMessage, readKafkaBatchResponse } from '../../lib/lambda/batch-response.ts';
 import {
   buildKafkaEvent,
   type KafkaEventPayload,
   toEventRecord,
   topicPartitionOf,
-} from '../lambda/kafka-event-builder.ts';
-import { loggableError, logger } from '../log.ts';
+} from '../../lib/lambda/kafka-event-builder.ts';
+import { loggableError, logger } from '../../lib/log.ts';
 import type { EmbeddedKafkaLog } from './kafka-log.ts';
-
-/** One `msk` event of serverless.yml, as the embedded delivery plays it. */
-export interface EmbeddedMapping {
-  functionName: string;
-  topic: string;
-  batchSize: number;
-  eventSourceArn?: string;
-  reportBatchItemFailures: boolean;
-  /** Retries of a failing batch before its records go to `<topic>.dlq` (MaximumRetryAttempts). */
-  maxRetries: number;
-}
 
 export type Invoke = (functionName: string, event: KafkaEventPayload) => Promise<unknown>;
 

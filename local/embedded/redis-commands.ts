@@ -1,4 +1,4 @@
-import { findScript, type ScriptCall } from '../redis/scripts.ts';
+import { findScript, type ScriptCall } from '../../lib/redis/scripts.ts';
 import { type Keyspace, ReplyError } from './redis-keyspace.ts';
 
 /**
@@ -304,7 +304,7 @@ export const runCommand = (keyspace: Keyspace, [name, ...args]: unknown[]): Repl
   const command = COMMANDS[String(name).toUpperCase()];
   if (command === undefined) {
     throw new ReplyError(
-      `ERR unknown command '${String(name)}' (the embedded store has ${Object.keys(COMMANDS).length} commands; see lib/embedded/redis-commands.ts)`,
+      `ERR unknown command '${String(name)}' (the embedded store has ${Object.keys(COMMANDS).length} commands; see local/embedded/redis-commands.ts)`,
     );
   }
   return command(
