@@ -2,6 +2,7 @@ import type { Requester } from '@upstash/redis';
 import type { Message } from 'kafkajs';
 import type { EmbeddedConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
+import type { RedisScript } from './redis/scripts.ts';
 
 /**
  * The seam between the functions and embedded mode (development only). With NARAD_EMBEDDED, Redis
@@ -37,8 +38,12 @@ export interface KafkaLogWriter {
 
 /** What embedded mode provides; the functions wrap each in their usual service. */
 export interface EmbeddedParts {
-  /** An `@upstash/redis` requester that answers from the in-memory keyspace of this process. */
-  redisRequester(): Requester;
+  /**
+   * An `@upstash/redis` requester that answers from the in-memory keyspace of this process.
+   * EVAL runs the JavaScript mirror `findScript` gives: the caller's, since each function
+   * bundle declares its scripts in its own copy of lib/redis/scripts.ts.
+   */
+  redisRequester(findScript: (luaOrSha: string) => RedisScript<unknown> | undefined): Requester;
   /**
    * The in-memory Kafka log of this process; the first call also starts its delivery to the
    * consumers `config.mappings` names, through `config.lambdaUrl`.

@@ -3,6 +3,7 @@ import { type Config, loadConfig } from './config.ts';
 import { embeddedParts } from './embedded-parts.ts';
 import { createRedisClient } from './redis/client.ts';
 import { MemoryStore } from './redis/memory-store.ts';
+import { findScript } from './redis/scripts.ts';
 import { createRedisService, type RedisService } from './redis/service.ts';
 
 /**
@@ -21,7 +22,7 @@ const redisServiceOf = (config: Config): RedisService | undefined => {
   if (config.redis) return createRedisService(createRedisClient(config.redis), config.redis);
   if (config.embedded.redis) {
     // In memory: a request takes microseconds, so nothing needs keeping back for it.
-    return createRedisService(new Redis(embeddedParts().redisRequester()), {
+    return createRedisService(new Redis(embeddedParts().redisRequester(findScript)), {
       requestTimeoutMs: 0,
     });
   }

@@ -34,9 +34,9 @@ export const createEmbeddedParts = (): EmbeddedParts => {
   let keyspace: Keyspace | undefined;
   let kafka: EmbeddedKafka | undefined;
   return {
-    redisRequester: () => {
+    redisRequester: (findScript) => {
       keyspace ??= new Keyspace();
-      return embeddedRequester(keyspace);
+      return embeddedRequester(keyspace, findScript);
     },
     kafkaLog: (config) => {
       kafka ??= startEmbeddedKafka(config);

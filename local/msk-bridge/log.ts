@@ -3,12 +3,12 @@ import type { Log, LogLevel } from './types.ts';
 
 const ORDER: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** Logs to the console with the `msk-bridge:` prefix, from `minLevel` up. */
+/** Logs to the console from `minLevel` up, each line starting with `<prefix>:`. */
 export const consoleLog =
-  (minLevel: LogLevel = 'info'): Log =>
+  (minLevel: LogLevel = 'info', prefix = 'msk-bridge'): Log =>
   (level, message) => {
     if (ORDER[level] < ORDER[minLevel]) return;
-    const line = `msk-bridge: ${message}`;
+    const line = `${prefix}: ${message}`;
     if (level === 'error') console.error(line);
     else if (level === 'warn') console.warn(line);
     else console.log(line);

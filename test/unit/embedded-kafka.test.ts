@@ -6,8 +6,9 @@ import { createEmbeddedKafkaService } from '../../lib/kafka/embedded-service.ts'
 import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
 import { batchItemFailures } from '../../lib/lambda/batch-response.ts';
 import { decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
-import { type Invoke, startEmbeddedDelivery } from '../../local/embedded/kafka-delivery.ts';
+import { startEmbeddedDelivery } from '../../local/embedded/kafka-delivery.ts';
 import { EmbeddedKafkaLog } from '../../local/embedded/kafka-log.ts';
+import type { Invoke } from '../../local/msk-bridge/types.ts';
 
 const mapping = (overrides: Partial<EmbeddedMapping> = {}): EmbeddedMapping => ({
   functionName: 'narad-services-dev-consumer',
