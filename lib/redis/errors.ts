@@ -29,11 +29,11 @@ export const classifyRedisError = (error: unknown): RedisUnavailableError | Redi
  */
 export const classifyUpstashFailure = (error: unknown): unknown => {
   if (error instanceof NaradError) return error;
-  if (error instanceof errors.UpstashError) return classifyRedisError(error);
-  const name = error instanceof Error ? error.name : '';
-  const message = error instanceof Error ? error.message : '';
-  if (name === 'TimeoutError' || name === 'AbortError' || message === 'fetch failed') {
-    return classifyRedisError(error);
-  }
-  return error;
+  const { name, message } = error instanceof Error ? error : { name: '', message: '' };
+  const isRedis =
+    error instanceof errors.UpstashError ||
+    name === 'TimeoutError' ||
+    name === 'AbortError' ||
+    message === 'fetch failed';
+  return isRedis ? classifyRedisError(error) : error;
 };
