@@ -3,9 +3,9 @@ import { deadLetterTopicOf } from '../../lib/kafka/dead-letters.ts';
 import { toEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
 import { deadLetterTo } from '../msk-bridge/dead-letters.ts';
 import { consoleLog } from '../msk-bridge/log.ts';
-import { MappingEngine, type PlayedMapping } from '../msk-bridge/mapping-engine.ts';
+import { MappingEngine } from '../msk-bridge/mapping-engine.ts';
 import { retryDelayMs as backoff } from '../msk-bridge/planner.ts';
-import type { Invoke, Log } from '../msk-bridge/types.ts';
+import type { Invoke, Log, PlayedMapping } from '../msk-bridge/types.ts';
 import type { EmbeddedKafkaLog } from './kafka-log.ts';
 
 export interface EmbeddedDelivery {

@@ -5,9 +5,11 @@ import { type Keyspace, ReplyError } from './redis-keyspace.ts';
  * The Redis commands the Narad functions use (and their close relatives), with Redis's own
  * replies and error messages, over the embedded keyspace. Scripts run their JavaScript mirror
  * (lib/redis/scripts.ts); anything else is refused as Redis refuses an unknown command.
+ * One file over 300 lines on purpose: it is the command table, one entry per command.
  */
 
 type Reply = string | number | null | Reply[];
+
 /**
  * Finds the JavaScript mirror of a script by its Lua text or SHA1. The caller's own lookup: under
  * serverless offline each function bundle declares its scripts in its own copy of

@@ -3,19 +3,18 @@ import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import { unrefSocketFactory } from '../../lib/kafka/sockets.ts';
 import { deadLetterTo } from './dead-letters.ts';
 import { MappingConfigError } from './errors.ts';
-import { consoleLog, kafkaLogCreator } from './log.ts';
-import {
-  type BridgeEvent,
-  describeRecords,
-  type MappingStats,
-  type OnRetriesExhausted,
-} from './mapping-engine.ts';
+import { consoleLog, describeRecords, kafkaLogCreator } from './log.ts';
 import { type MappingRunner, startMappingRunner } from './mapping-runner.ts';
 import { DEFAULT_BACKOFF, retryDelayMs } from './planner.ts';
 import { ensureTopics, startNewGroupAtTimestamp } from './topics.ts';
-import type { Invoke, KafkaMapping, Log } from './types.ts';
-
-export type { BridgeEvent, MappingStats, OnRetriesExhausted };
+import type {
+  BridgeEvent,
+  Invoke,
+  KafkaMapping,
+  Log,
+  MappingStats,
+  OnRetriesExhausted,
+} from './types.ts';
 
 export interface MskBridgeOptions {
   /** `host:port`, a comma-separated list of them, or an array. */

@@ -2,8 +2,8 @@ import type { IHeaders, Message } from 'kafkajs';
 import { deadLetterOf } from '../../lib/kafka/dead-letters.ts';
 import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
 import type { KafkaEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
-import { describeRecords, type OnRetriesExhausted } from './mapping-engine.ts';
-import type { Log } from './types.ts';
+import { describeRecords } from './log.ts';
+import type { Log, OnRetriesExhausted } from './types.ts';
 
 /** Writes messages to a topic, resolving once they are stored (acks=all on a broker). */
 export type TopicWriter = (topic: string, messages: Message[]) => Promise<void>;

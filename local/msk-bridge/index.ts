@@ -6,14 +6,7 @@ export {
   type KafkaEventRecord,
   toEventRecord,
 } from '../../lib/lambda/kafka-event-builder.ts';
-export {
-  type BridgeEvent,
-  type MappingStats,
-  type MskBridge,
-  type MskBridgeOptions,
-  type OnRetriesExhausted,
-  startMskBridge,
-} from './bridge.ts';
+export { type MskBridge, type MskBridgeOptions, startMskBridge } from './bridge.ts';
 export * from './errors.ts';
 export { type InProcessHandler, inProcessInvoker, offlineInvoker } from './invokers.ts';
 export { consoleLog, silentLog } from './log.ts';

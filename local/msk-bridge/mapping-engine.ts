@@ -1,10 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  buildKafkaEvent,
-  type KafkaEventRecord,
-  topicPartitionOf,
-} from '../../lib/lambda/kafka-event-builder.ts';
-import { CommitQueue, type PartitionOffset } from './commit-queue.ts';
+import { buildKafkaEvent, type KafkaEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
+import { CommitQueue } from './commit-queue.ts';
+import { describeRecords } from './log.ts';
 import { type BatchPart, PartitionQueue } from './partition-queue.ts';
 import {
   afterFailedAttempt,
@@ -13,106 +10,20 @@ import {
   nextBatch,
   verdictOf,
 } from './planner.ts';
-import type { Invoke, KafkaMapping, Log } from './types.ts';
+import type { MappingEngineOptions, MappingStats } from './types.ts';
 
 /**
  * One event-source mapping played over any source of records: per-partition queues, batches as
  * planner.ts forms them, one invocation at a time per partition, commits after success, retries
  * and the on-failure destination. The source feeds it (`push`) and stores its commits: a kafkajs
  * consumer group (mapping-runner.ts) or embedded Kafka's in-memory log (local/embedded/).
+ * A little over 300 lines: the invocation loop (pump, run, settle, give up) shares the queues,
+ * the commits, the counters and the stop signal, so it stays one class; its rules are in
+ * planner.ts, its state in partition-queue.ts and commit-queue.ts.
  */
-
-/** What happened, for observers (tests, logs, metrics). */
-export type BridgeEvent =
-  | { type: 'ready'; mapping: string; partitions: number[] }
-  | { type: 'invoke'; mapping: string; batch: number; attempt: number; records: number }
-  | { type: 'success'; mapping: string; batch: number; attempt: number }
-  | { type: 'failure'; mapping: string; batch: number; attempt: number; error: Error }
-  | { type: 'partial'; mapping: string; batch: number; redeliverFrom: Record<string, number> }
-  | { type: 'commit'; mapping: string; topic: string; partition: number; offset: number }
-  | { type: 'skip'; mapping: string; records: KafkaEventRecord[]; error: Error };
-
-export interface MappingStats {
-  /** Records read from the source. */
-  received: number;
-  invocations: number;
-  /** Records passed to the function, redeliveries included. */
-  delivered: number;
-  /** Invocations that failed (threw, or answered an invalid partial response). */
-  failures: number;
-  /** Invocations that repeated records already delivered. */
-  retries: number;
-  partialFailures: number;
-  commits: number;
-  commitErrors: number;
-  /** Records given up on after `maxRetries` (handed to `onRetriesExhausted`). */
-  skipped: number;
-}
-
-/** The parts of a mapping the engine plays. */
-export type PlayedMapping = Pick<
-  KafkaMapping,
-  | 'id'
-  | 'functionKey'
-  | 'functionName'
-  | 'eventSource'
-  | 'eventSourceArn'
-  | 'topic'
-  | 'batchSize'
-  | 'batchingWindowMs'
-  | 'reportBatchItemFailures'
->;
-
-/**
- * Called when records failed more than `maxRetries` times in a row. Resolving means "handled"
- * (the engine commits past them and moves on); throwing means "keep them" (retried again).
- */
-export type OnRetriesExhausted = (
-  records: KafkaEventRecord[],
-  error: Error,
-  context: { mapping: PlayedMapping; attempts: number },
-) => Promise<void> | void;
-
-export interface MappingEngineOptions {
-  mapping: PlayedMapping;
-  invoke: Invoke;
-  /** The event's `bootstrapServers`. */
-  bootstrapServers: string;
-  maxRetries: number;
-  /** Milliseconds to wait before the n-th retry (n from 1): planner.ts retryDelayMs. */
-  retryDelayMs: (retry: number) => number;
-  onRetriesExhausted: OnRetriesExhausted;
-  /** Stores the offsets (the next to read) of partitions whose records are done. */
-  commit: (offsets: PartitionOffset[]) => Promise<void>;
-  /**
-   * Back-pressure: `pause` when a partition has a batch's worth queued (true when the source
-   * did pause), `resume` once it has room again. Without it the source feeds as it likes.
-   */
-  flow?: { pause: (partition: number) => boolean; resume: (partition: number) => void };
-  log: Log;
-  emit: (event: BridgeEvent) => void;
-}
 
 const asError = (error: unknown): Error =>
   error instanceof Error ? error : new Error(String(error));
-
-/** `orders-0@12..20, orders-2@3..4`: which records a batch holds, for logs. */
-export const describeRecords = (records: readonly KafkaEventRecord[]): string => {
-  const ranges = new Map<string, [number, number]>();
-  for (const { topic, partition, offset } of records) {
-    const key = topicPartitionOf({ topic, partition });
-    const range = ranges.get(key);
-    ranges.set(
-      key,
-      range ? [Math.min(range[0], offset), Math.max(range[1], offset)] : [offset, offset],
-    );
-  }
-  return [...ranges]
-    .map(([key, [first, last]]) =>
-      first === last ? `${key}@${first}` : `${key}@${first}..${last}`,
-    )
-    .join(', ');
-};
 
 export class MappingEngine {
   readonly #options: MappingEngineOptions;

@@ -1,12 +1,14 @@
 import type { Consumer, Kafka, Batch as KafkaBatch } from 'kafkajs';
 import { toEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
-import {
-  type BridgeEvent,
-  MappingEngine,
-  type MappingStats,
-  type OnRetriesExhausted,
-} from './mapping-engine.ts';
-import type { Invoke, KafkaMapping, Log } from './types.ts';
+import { MappingEngine } from './mapping-engine.ts';
+import type {
+  BridgeEvent,
+  Invoke,
+  KafkaMapping,
+  Log,
+  MappingStats,
+  OnRetriesExhausted,
+} from './types.ts';
 
 /**
  * One event-source mapping played against a real broker: the mapping's consumer group (one

@@ -2,11 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { batchItemFailures } from '../../lib/lambda/batch-response.ts';
 import type { KafkaEventPayload, KafkaEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
 import { silentLog } from '../../local/msk-bridge/log.ts';
-import {
-  MappingEngine,
-  type OnRetriesExhausted,
-  type PlayedMapping,
-} from '../../local/msk-bridge/mapping-engine.ts';
+import { MappingEngine } from '../../local/msk-bridge/mapping-engine.ts';
+import type { OnRetriesExhausted, PlayedMapping } from '../../local/msk-bridge/types.ts';
 
 // The mapping engine (local/msk-bridge/mapping-engine.ts) over records pushed by hand, as the
 // bridge's consumer group or embedded Kafka's log push them: what is committed when, what is
