@@ -4,7 +4,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import { type AuthorizerContext, type AuthorizerDecision, decide } from '../lib/auth/authorizer.ts';
-import { headerOf } from '../lib/auth/credentials.ts';
+import { correlationIdOf } from '../lib/lambda/correlation-id.ts';
 import { withInvocationLog } from '../lib/lambda/invocation-log.ts';
 import { getStateServices } from '../lib/state-services.ts';
 
@@ -20,10 +20,7 @@ export const handler = async (
   event: APIGatewayRequestAuthorizerEventV2,
   context?: Context,
 ): Promise<APIGatewaySimpleAuthorizerWithContextResult<AuthorizerContext>> => {
-  const correlationId =
-    headerOf(event.headers, 'x-correlation-id')?.slice(0, 128) ||
-    event.requestContext?.requestId ||
-    crypto.randomUUID();
+  const correlationId = correlationIdOf(event);
   const decision = await withInvocationLog<AuthorizerDecision>(
     {
       context,

@@ -1,7 +1,10 @@
 import { requireSelf } from '../lib/auth/access.ts';
 import { principalOf } from '../lib/auth/principal.ts';
 import { rateLimiterOf } from '../lib/auth/rate-limit.ts';
-import { header, httpHandler, json, parseJsonBody } from '../lib/lambda/http.ts';
+import { header } from '../lib/lambda/headers.ts';
+import { httpHandler } from '../lib/lambda/http.ts';
+import { json } from '../lib/lambda/http-response.ts';
+import { parseJsonBody } from '../lib/lambda/json-body.ts';
 import { createOrder } from '../lib/orders/orders.ts';
 import { orderRequestSchema } from '../lib/orders/schema.ts';
 import { getServices } from '../lib/services.ts';

@@ -1,6 +1,7 @@
 import { getDailyStats } from '../lib/analytics/queries.ts';
 import { principalOf } from '../lib/auth/principal.ts';
-import { httpHandler, json } from '../lib/lambda/http.ts';
+import { httpHandler } from '../lib/lambda/http.ts';
+import { json } from '../lib/lambda/http-response.ts';
 import { getStateServices } from '../lib/state-services.ts';
 
 /**

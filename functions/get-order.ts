@@ -1,6 +1,7 @@
 import { requireOwner } from '../lib/auth/access.ts';
 import { principalOf } from '../lib/auth/principal.ts';
-import { httpHandler, json } from '../lib/lambda/http.ts';
+import { httpHandler } from '../lib/lambda/http.ts';
+import { json } from '../lib/lambda/http-response.ts';
 import { getOrderStatus, orderNotFound } from '../lib/orders/order-status.ts';
 import { getStateServices } from '../lib/state-services.ts';
 

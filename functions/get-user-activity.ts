@@ -1,7 +1,8 @@
 import { getUserActivity } from '../lib/analytics/queries.ts';
 import { requireSelf } from '../lib/auth/access.ts';
 import { principalOf } from '../lib/auth/principal.ts';
-import { httpHandler, json } from '../lib/lambda/http.ts';
+import { httpHandler } from '../lib/lambda/http.ts';
+import { json } from '../lib/lambda/http-response.ts';
 import { getStateServices } from '../lib/state-services.ts';
 
 /** GET /users/{userId}/activity -> the last 50 actions, newest first; the user's own only (403). */

@@ -1,6 +1,7 @@
 import { requireSelf } from '../lib/auth/access.ts';
 import { principalOf } from '../lib/auth/principal.ts';
-import { httpHandler, json } from '../lib/lambda/http.ts';
+import { httpHandler } from '../lib/lambda/http.ts';
+import { json } from '../lib/lambda/http-response.ts';
 import { getStateServices } from '../lib/state-services.ts';
 import { httpUserSource } from '../lib/users/user-source.ts';
 import { getUserProfile } from '../lib/users/users.ts';

@@ -5,7 +5,9 @@ import {
   maySeeHealthDetails,
   publicHealth,
 } from '../lib/health.ts';
-import { errorResponse, header, httpHandler, json } from '../lib/lambda/http.ts';
+import { header } from '../lib/lambda/headers.ts';
+import { httpHandler } from '../lib/lambda/http.ts';
+import { errorResponse, json } from '../lib/lambda/http-response.ts';
 import { getServices } from '../lib/services.ts';
 
 /**

@@ -1,11 +1,7 @@
 import { type AnalyticsSlice, applyAnalyticsBatch } from '../lib/analytics/analytics.ts';
 import type { AnalyticsEvent } from '../lib/analytics/schema.ts';
-import {
-  type ConsumerDeps,
-  handleBatchAtOnce,
-  kafkaHandler,
-  type PartitionSlice,
-} from '../lib/lambda/consumer.ts';
+import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
+import type { PartitionSlice } from '../lib/lambda/consumer/whole-batch.ts';
 import { getServices } from '../lib/services.ts';
 
 const problemOf = (value: unknown) =>
@@ -30,17 +26,15 @@ const toAnalyticsSlice = ({
  * that also records each partition's applied offset, so a redelivery counts nothing twice.
  * Records that are not events go to `<topic>.dlq`.
  */
-export const processAnalytics = ({ services, maxAttempts, hooks }: ConsumerDeps) =>
-  kafkaHandler('processAnalytics', (event, { recordFailed, deadLetters }) => {
-    const deps = services();
-    return handleBatchAtOnce<AnalyticsEvent>(
-      event,
-      async (slices) => {
-        await applyAnalyticsBatch(deps, slices.map(toAnalyticsSlice));
-      },
-      recordFailed,
-      { problemOf, deadLetters: deadLetters(deps, maxAttempts), ...(hooks ? { hooks } : {}) },
-    );
+export const processAnalytics = (deps: ConsumerDeps) =>
+  kafkaConsumer<AnalyticsEvent>({
+    name: 'processAnalytics',
+    mode: 'whole-batch',
+    ...deps,
+    problemOf,
+    handle: async (slices, services) => {
+      await applyAnalyticsBatch(services, slices.map(toAnalyticsSlice));
+    },
   });
 
 export const handler = processAnalytics({ services: getServices });

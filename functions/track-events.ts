@@ -3,7 +3,9 @@ import { trackRequestSchema } from '../lib/analytics/schema.ts';
 import { requireEventsOf } from '../lib/auth/access.ts';
 import { principalOf } from '../lib/auth/principal.ts';
 import { rateLimiterOf } from '../lib/auth/rate-limit.ts';
-import { httpHandler, json, parseJsonBody } from '../lib/lambda/http.ts';
+import { httpHandler } from '../lib/lambda/http.ts';
+import { json } from '../lib/lambda/http-response.ts';
+import { parseJsonBody } from '../lib/lambda/json-body.ts';
 import { getServices } from '../lib/services.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { type ConsumerDeps, handleRecordsInOrder, kafkaHandler } from '../lib/lambda/consumer.ts';
+import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
 import { getServices } from '../lib/services.ts';
 import { applyUserEvent } from '../lib/users/users.ts';
 
@@ -7,17 +7,14 @@ import { applyUserEvent } from '../lib/users/users.ts';
  * both idempotent, so a redelivery leaves the same state. Malformed USER_* events go to
  * `user.events.dlq`.
  */
-export const userCacheEvents = ({ services, maxAttempts, hooks }: ConsumerDeps) =>
-  kafkaHandler('userCacheEvents', (event, { recordFailed, deadLetters }) => {
-    const deps = services();
-    return handleRecordsInOrder(
-      event,
-      async (record) => {
-        await applyUserEvent(deps, record.value);
-      },
-      recordFailed,
-      { deadLetters: deadLetters(deps, maxAttempts), ...(hooks ? { hooks } : {}) },
-    );
+export const userCacheEvents = (deps: ConsumerDeps) =>
+  kafkaConsumer({
+    name: 'userCacheEvents',
+    mode: 'in-order',
+    ...deps,
+    handle: async (record, services) => {
+      await applyUserEvent(services, record.value);
+    },
   });
 
 export const handler = userCacheEvents({ services: getServices });

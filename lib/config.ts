@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import type { EmbeddedMapping } from './embedded/kafka-delivery.ts';
+import type { EmbeddedMapping } from './embedded-parts.ts';
 import { ConfigError } from './errors.ts';
 
 /**

@@ -27,7 +27,7 @@ export interface RemainingTime {
  * would stop it, less ANSWER_RESERVE_MS. Without a context (a script, a test calling lib/
  * directly) there is no deadline and the clients' own timeouts apply. `uncountedMs`: time the
  * platform already counted against the timeout that the context's remaining time leaves out
- * (see offlineInitMs in lambda/invocation-log.ts); on AWS there is none.
+ * (see offlineWaitMs in lambda/http.ts); on AWS there is none.
  */
 export const withDeadline = <T>(
   context: Partial<RemainingTime> | undefined,

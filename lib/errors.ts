@@ -1,7 +1,7 @@
 /**
  * The project's one error family. Every error a caller may need to tell apart is a subclass
  * of `NaradError`; `cause` is kept so the original client error survives for debugging.
- * HTTP status mapping lives in one place: `lib/lambda/http.ts`.
+ * HTTP status mapping lives in one place: `lib/lambda/http-response.ts`.
  */
 export class NaradError extends Error {
   constructor(message: string, options?: ErrorOptions) {

@@ -1,8 +1,8 @@
 import type { Kafka } from 'kafkajs';
 import { type Config, loadConfig } from './config.ts';
-import { embeddedKafka } from './embedded/kafka-runtime.ts';
-import { createEmbeddedKafkaService } from './embedded/kafka-service.ts';
+import { embeddedParts } from './embedded-parts.ts';
 import { createKafkaClient } from './kafka/client.ts';
+import { createEmbeddedKafkaService } from './kafka/embedded-service.ts';
 import { createKafkaService, type KafkaService } from './kafka/producer.ts';
 import { createStateServices, type StateServices } from './state-services.ts';
 
@@ -25,7 +25,9 @@ const kafkaOf = (config: Config, kafkaClient: Kafka | undefined): KafkaService |
       retry: config.kafka.retry,
     });
   }
-  if (config.embedded.kafka) return createEmbeddedKafkaService(embeddedKafka(config.embedded).log);
+  if (config.embedded.kafka) {
+    return createEmbeddedKafkaService(embeddedParts().kafkaLog(config.embedded));
+  }
   return undefined;
 };
 

@@ -1,8 +1,8 @@
 import { type Config, loadConfig } from './config.ts';
-import { embeddedRequester } from './embedded/redis-requester.ts';
-import { embeddedKeyspace } from './embedded/redis-runtime.ts';
+import { embeddedParts } from './embedded-parts.ts';
 import { createRedisServiceFor, createRedisServiceOver } from './redis/client.ts';
 import { MemoryStore } from './redis/memory-store.ts';
+import { findScript } from './redis/scripts.ts';
 import type { RedisService } from './redis/service.ts';
 
 /**
@@ -19,8 +19,9 @@ export interface StateServices {
 /** The Redis service `config` asks for: Upstash over HTTP, the embedded store, or none. */
 const redisServiceOf = (config: Config): RedisService | undefined => {
   if (config.redis) return createRedisServiceFor(config.redis);
-  // In memory: a request takes microseconds, so nothing needs keeping back for it.
-  if (config.embedded.redis) return createRedisServiceOver(embeddedRequester(embeddedKeyspace()));
+  // In memory: the bundle's own scripts, so the store can run their JavaScript mirrors.
+  if (config.embedded.redis)
+    return createRedisServiceOver(embeddedParts().redisRequester(findScript));
   return undefined;
 };
 

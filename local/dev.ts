@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { EmbeddedMapping } from '../lib/embedded/kafka-delivery.ts';
+import type { EmbeddedMapping } from '../lib/embedded-parts.ts';
 import { describePlan, planKafka, planRedis } from './dev-plan.ts';
 import { loadDotEnv } from './dotenv.ts';
 import {
@@ -24,6 +24,7 @@ import { startUserSource } from './user-source.ts';
 loadDotEnv();
 
 const ROOT = join(import.meta.dirname, '..');
+const EMBEDDED_PARTS = join(import.meta.dirname, 'embedded', 'install.ts');
 const httpPort = Number(process.env.HTTP_PORT || 3000);
 const lambdaPort = Number(process.env.LAMBDA_PORT || 3002);
 // AWS's bound on a Kafka mapping with an on-failure destination but no MaximumRetryAttempts.
@@ -117,7 +118,9 @@ const main = async () => {
   const offline = await startOffline({
     httpPort,
     lambdaPort,
+    // Embedded parts live in offline's own process, installed before the functions load.
     args: embedded.length > 0 ? ['--useInProcess'] : [],
+    preload: embedded.length > 0 ? [EMBEDDED_PARTS] : [],
     env: {
       KAFKA_BROKERS: brokers,
       UPSTASH_REDIS_REST_URL: redisPlan.mode === 'external' ? redisPlan.address : local.upstashUrl,

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { waitUntil } from './processes.ts';
 
 const REPO_ROOT = join(import.meta.dirname, '..');
@@ -32,17 +33,25 @@ export const startOffline = async ({
   lambdaPort,
   env = {},
   args = [],
+  preload = [],
   onOutput,
 }: {
   httpPort: number;
   lambdaPort: number;
   env?: NodeJS.ProcessEnv;
   args?: string[];
+  /**
+   * Modules (TypeScript, through tsx) that run in offline's process before it loads anything
+   * else: what the functions of an `--useInProcess` offline find installed (local/embedded/).
+   */
+  preload?: string[];
   onOutput?: (chunk: string) => void;
 }): Promise<RunningOffline> => {
   const child = spawn(
     process.execPath,
     [
+      ...(preload.length > 0 ? ['--import', 'tsx'] : []),
+      ...preload.flatMap((module) => ['--import', pathToFileURL(module).href]),
       SERVERLESS_BIN,
       'offline',
       '--httpPort',

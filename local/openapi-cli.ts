@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { unresolvedRefs } from '../lib/openapi/check.ts';
 import { buildOpenApiDocument } from '../lib/openapi/document.ts';
-import { checkOpenApiDrift, OPENAPI_FILE, REGENERATE_COMMAND } from '../lib/openapi/drift.ts';
+import { unresolvedRefs } from './openapi/check.ts';
+import { checkOpenApiDrift, OPENAPI_FILE, REGENERATE_COMMAND } from './openapi/drift.ts';
 
 /**
  * `node --import tsx local/openapi-cli.ts [--check]`

@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { headerOf } from '../lambda/headers.ts';
 
 /**
  * What a request presents to prove who it is. Session ids come from the login service through
@@ -15,18 +16,6 @@ export type Credentials =
 export const SESSION_ID = /^[A-Za-z0-9_.@+-]{16,128}$/;
 
 const BEARER = /^Bearer +(\S+) *$/i;
-
-/** A header's value, whatever the case of its name (API Gateway lower-cases; offline keeps it). */
-export const headerOf = (
-  headers: Record<string, string | undefined> | null | undefined,
-  name: string,
-): string | undefined => {
-  const wanted = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (key.toLowerCase() === wanted) return value;
-  }
-  return undefined;
-};
 
 /**
  * The credentials of a request: `Authorization: Bearer <session id>` when that header is sent

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { AuthConfig } from '../config.ts';
 import { UnauthorizedError } from '../errors.ts';
-import { headerOf } from './credentials.ts';
+import { headerOf } from '../lambda/headers.ts';
 
 /** Who is calling, as a function sees it. */
 export type Principal =

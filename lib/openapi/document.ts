@@ -1,7 +1,7 @@
 import packageJson from '../../package.json' with { type: 'json' };
 import { MAX_EVENTS_PER_REQUEST } from '../analytics/schema.ts';
 import { SESSION_ID } from '../auth/credentials.ts';
-import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../lambda/http.ts';
+import { MAX_BODY_BYTES, MAX_JSON_DEPTH } from '../lambda/json-body.ts';
 import {
   type JsonSchema,
   ref,

@@ -1,5 +1,5 @@
 import { errors } from '@upstash/redis';
-import { RedisCommandError, RedisUnavailableError } from '../errors.ts';
+import { NaradError, RedisCommandError, RedisUnavailableError } from '../errors.ts';
 
 /**
  * Maps an `@upstash/redis` failure to our error family. Upstash errors end with
@@ -20,4 +20,20 @@ export const classifyRedisError = (error: unknown): RedisUnavailableError | Redi
     `Redis over HTTP is unreachable (${reason}); check UPSTASH_REDIS_REST_URL and that the endpoint is up`,
     { cause: error },
   );
+};
+
+/**
+ * A failure of the raw @upstash/redis client (used for lists, pipelines) in our error family,
+ * or `error` itself when it is none: a refusal stays a 500 with a safe message, an unreachable
+ * endpoint (a timeout, an abort, "fetch failed") becomes a 503. Our own errors pass unchanged.
+ */
+export const classifyUpstashFailure = (error: unknown): unknown => {
+  if (error instanceof NaradError) return error;
+  const { name, message } = error instanceof Error ? error : { name: '', message: '' };
+  const isRedis =
+    error instanceof errors.UpstashError ||
+    name === 'TimeoutError' ||
+    name === 'AbortError' ||
+    message === 'fetch failed';
+  return isRedis ? classifyRedisError(error) : error;
 };

@@ -3,19 +3,18 @@ import { Kafka, logLevel, type Producer, type SASLOptions } from 'kafkajs';
 import { unrefSocketFactory } from '../../lib/kafka/sockets.ts';
 import { deadLetterTo } from './dead-letters.ts';
 import { MappingConfigError } from './errors.ts';
-import { consoleLog, kafkaLogCreator } from './log.ts';
-import {
-  type BridgeEvent,
-  describeRecords,
-  type MappingRunner,
-  type MappingStats,
-  type OnRetriesExhausted,
-  startMappingRunner,
-} from './mapping-runner.ts';
+import { consoleLog, describeRecords, kafkaLogCreator } from './log.ts';
+import { type MappingRunner, startMappingRunner } from './mapping-runner.ts';
+import { DEFAULT_BACKOFF, retryDelayMs } from './planner.ts';
 import { ensureTopics, startNewGroupAtTimestamp } from './topics.ts';
-import type { Invoke, KafkaMapping, Log } from './types.ts';
-
-export type { BridgeEvent, MappingStats, OnRetriesExhausted };
+import type {
+  BridgeEvent,
+  Invoke,
+  KafkaMapping,
+  Log,
+  MappingStats,
+  OnRetriesExhausted,
+} from './types.ts';
 
 export interface MskBridgeOptions {
   /** `host:port`, a comma-separated list of them, or an array. */
@@ -61,8 +60,6 @@ export interface MskBridge {
 const DEFAULTS = {
   clientId: 'narad-msk-bridge',
   maxRetries: Number.POSITIVE_INFINITY,
-  initialBackoffMs: 200,
-  maxBackoffMs: 10_000,
   topicPartitions: 3,
   fetchMaxWaitMs: 100,
 };
@@ -119,8 +116,10 @@ export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBrid
   const mappings = options.mappings.filter((mapping) => mapping.enabled);
   validate(mappings, options.maxRetries);
   const brokers = brokerList(options.brokers);
-  const initialMs = options.retryBackoff?.initialMs ?? DEFAULTS.initialBackoffMs;
-  const maxMs = options.retryBackoff?.maxMs ?? DEFAULTS.maxBackoffMs;
+  const backoff = {
+    initialMs: options.retryBackoff?.initialMs ?? DEFAULT_BACKOFF.initialMs,
+    maxMs: options.retryBackoff?.maxMs ?? DEFAULT_BACKOFF.maxMs,
+  };
   const listeners = new Set<(event: BridgeEvent) => void>(options.onEvent ? [options.onEvent] : []);
   const emit = (event: BridgeEvent) => {
     for (const listener of listeners) {
@@ -181,7 +180,13 @@ export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBrid
     options.onRetriesExhausted ??
     (mapping.onFailureTopic === undefined
       ? defaultOnRetriesExhausted(log)
-      : deadLetterTo(deadLetterProducer, mapping.onFailureTopic, log));
+      : deadLetterTo(
+          async (topic, messages) => {
+            await (await deadLetterProducer()).send({ topic, acks: -1, messages });
+          },
+          mapping.onFailureTopic,
+          log,
+        ));
 
   const started = await Promise.allSettled(
     mappings.map((mapping) =>
@@ -191,7 +196,7 @@ export const startMskBridge = async (options: MskBridgeOptions): Promise<MskBrid
         invoke: options.invoke,
         bootstrapServers: brokers.join(','),
         maxRetries: options.maxRetries ?? mapping.maxRetryAttempts ?? DEFAULTS.maxRetries,
-        retryDelayMs: (retry) => Math.min(maxMs, initialMs * 2 ** (retry - 1)),
+        retryDelayMs: (retry) => retryDelayMs(retry, backoff),
         onRetriesExhausted: onRetriesExhaustedFor(mapping),
         log,
         emit,

@@ -1,8 +1,12 @@
-import type { IHeaders, Producer } from 'kafkajs';
+import type { IHeaders, Message } from 'kafkajs';
 import { deadLetterOf } from '../../lib/kafka/dead-letters.ts';
 import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
-import { describeRecords, type OnRetriesExhausted } from './mapping-runner.ts';
-import type { KafkaEventRecord, Log } from './types.ts';
+import type { KafkaEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
+import { describeRecords } from './log.ts';
+import type { Log, OnRetriesExhausted } from './types.ts';
+
+/** Writes messages to a topic, resolving once they are stored (acks=all on a broker). */
+export type TopicWriter = (topic: string, messages: Message[]) => Promise<void>;
 
 /** The record's correlation id header, carried over so the dead letter can be followed. */
 const correlationHeader = (record: KafkaEventRecord): IHeaders => {
@@ -13,26 +17,32 @@ const correlationHeader = (record: KafkaEventRecord): IHeaders => {
   return {};
 };
 
+/** Records given up on, as the messages of the on-failure topic. */
+export const deadLetterMessages = (
+  records: readonly KafkaEventRecord[],
+  error: Error,
+  { consumer, attempts }: { consumer: string; attempts: number },
+): Message[] =>
+  records.map((record) => ({
+    key: record.key === undefined ? null : Buffer.from(record.key, 'base64'),
+    value: JSON.stringify(deadLetterOf(record, { error, attempts, consumer })),
+    headers: correlationHeader(record),
+  }));
+
 /**
- * The stand-in for a `kafka://<topic>` on-failure destination: records the mapping gave up on
- * are written to `topic`, keyed by their original key bytes, each value the project's dead
- * letter (lib/kafka/dead-letters.ts: original bytes, source position, error, attempts), acks=all.
- * A failed write throws, so the bridge keeps the records and retries them: never dropped.
+ * The stand-in for a `kafka://<topic>` on-failure destination, for the broker-backed bridge and
+ * embedded Kafka alike: records the mapping gave up on are written to `topic` through `write`,
+ * keyed by their original key bytes, each value the project's dead letter
+ * (lib/kafka/dead-letters.ts: original bytes, source position, error, attempts). A failed write
+ * throws, so the mapping keeps the records and retries them: never dropped.
  */
 export const deadLetterTo =
-  (producer: () => Promise<Producer>, topic: string, log: Log): OnRetriesExhausted =>
+  (write: TopicWriter, topic: string, log: Log): OnRetriesExhausted =>
   async (records, error, { mapping, attempts }) => {
-    await (await producer()).send({
+    await write(
       topic,
-      acks: -1,
-      messages: records.map((record) => ({
-        key: record.key === undefined ? null : Buffer.from(record.key, 'base64'),
-        value: JSON.stringify(
-          deadLetterOf(record, { error, attempts, consumer: mapping.functionName }),
-        ),
-        headers: correlationHeader(record),
-      })),
-    });
+      deadLetterMessages(records, error, { consumer: mapping.functionName, attempts }),
+    );
     log(
       'error',
       `${mapping.functionKey}: gave up on ${describeRecords(records)} after ${attempts} attempts (${error.message}); wrote them to ${topic}`,

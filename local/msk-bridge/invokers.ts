@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import type { KafkaEventPayload } from '../../lib/lambda/kafka-event-builder.ts';
 import { FunctionInvocationError, FunctionNotFoundError, InvokeTransportError } from './errors.ts';
-import type { Invoke, KafkaBridgeEvent } from './types.ts';
+import type { Invoke } from './types.ts';
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null;
@@ -74,7 +75,7 @@ export const offlineInvoker = ({
  * narrower event (`Handler<MSKEvent>`) is accepted too.
  */
 export type InProcessHandler = {
-  bivarianceHack(event: KafkaBridgeEvent, context: Context): unknown;
+  bivarianceHack(event: KafkaEventPayload, context: Context): unknown;
 }['bivarianceHack'];
 
 /** The Lambda context of an in-process invocation that may run `timeoutMs`. */
@@ -119,7 +120,7 @@ export const inProcessInvoker = (
     try {
       return throughJson(
         await handler(
-          throughJson(event) as KafkaBridgeEvent,
+          throughJson(event) as KafkaEventPayload,
           lambdaContext(functionName, timeoutMs),
         ),
       );

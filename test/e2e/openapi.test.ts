@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
-import { matchesSchema, resolveRef } from '../../lib/openapi/check.ts';
 import { buildOpenApiDocument, type Response } from '../../lib/openapi/document.ts';
+import { matchesSchema, resolveRef } from '../../local/openapi/check.ts';
 
 const apiUrl = inject('apiUrl');
 const document = buildOpenApiDocument();

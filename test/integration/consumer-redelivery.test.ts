@@ -5,7 +5,7 @@ import { processOrders } from '../../functions/process-orders.ts';
 import { userCacheEvents } from '../../functions/user-cache-events.ts';
 import { appliedOffsetKey } from '../../lib/analytics/analytics.ts';
 import { dailyKeys, orderKeys, sessionKey, userKeys } from '../../lib/keys.ts';
-import type { ConsumerHooks } from '../../lib/lambda/consumer.ts';
+import type { ConsumerHooks } from '../../lib/lambda/consumer/record-failure.ts';
 import { checkOrderTotals, type OrderStep } from '../../lib/orders/order-step.ts';
 import type { OrderEvent } from '../../lib/orders/schema.ts';
 import type { Services } from '../../lib/services.ts';

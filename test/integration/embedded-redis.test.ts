@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import fc from 'fast-check';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { Keyspace } from '../../lib/embedded/redis-keyspace.ts';
-import { embeddedRequester } from '../../lib/embedded/redis-requester.ts';
 import { defineScript, runScript } from '../../lib/redis/scripts.ts';
+import { Keyspace } from '../../local/embedded/redis-keyspace.ts';
+import { embeddedRequester } from '../../local/embedded/redis-requester.ts';
 import { inspector } from '../support/redis.ts';
 
 /**

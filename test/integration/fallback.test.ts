@@ -14,6 +14,8 @@ import { MemoryStore } from '../../lib/redis/memory-store.ts';
 import type { RedisService } from '../../lib/redis/service.ts';
 import { createServices, type Services } from '../../lib/services.ts';
 import { PARKED_TOPICS } from '../../lib/topics.ts';
+// Embedded Kafka, as npm start installs it in serverless offline (one test asks for it).
+import '../../local/embedded/install.ts';
 import { offlineInvoker } from '../../local/msk-bridge/index.ts';
 import { loadEvent } from '../support/fixtures.ts';
 import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';

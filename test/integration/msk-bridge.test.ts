@@ -11,7 +11,7 @@ import {
   FunctionNotFoundError,
   type InProcessHandler,
   inProcessInvoker,
-  type KafkaBridgeEvent,
+  type KafkaEventPayload,
   type KafkaEventRecord,
   type KafkaMapping,
   MappingConfigError,
@@ -105,9 +105,9 @@ const produce = async (
   });
 };
 
-const recordsOf = (event: KafkaBridgeEvent): KafkaEventRecord[] =>
+const recordsOf = (event: KafkaEventPayload): KafkaEventRecord[] =>
   Object.values(event.records).flat();
-const offsetsOf = (event: KafkaBridgeEvent): number[] =>
+const offsetsOf = (event: KafkaEventPayload): number[] =>
   recordsOf(event).map(({ offset }) => offset);
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
@@ -284,8 +284,8 @@ describe('the event a function receives', () => {
       eventSourceArn: undefined,
     });
     const received = {
-      msk: deferred<KafkaBridgeEvent>(),
-      selfManaged: deferred<KafkaBridgeEvent>(),
+      msk: deferred<KafkaEventPayload>(),
+      selfManaged: deferred<KafkaEventPayload>(),
     };
     await produce(topic, [
       {
@@ -791,7 +791,7 @@ describe('offlineInvoker', () => {
   // The global setup's serverless offline serves this repo's functions; its Lambda endpoint is
   // on the HTTP port + 2.
   const lambdaUrl = `http://127.0.0.1:${Number(new URL(inject('apiUrl')).port) + 2}`;
-  const event: KafkaBridgeEvent = {
+  const event: KafkaEventPayload = {
     eventSource: 'aws:kafka',
     eventSourceArn: 'arn:aws:kafka:us-east-1:000000000000:cluster/narad-test/1',
     bootstrapServers: stack.kafkaBrokers,

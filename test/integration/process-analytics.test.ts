@@ -5,7 +5,7 @@ import { processAnalytics } from '../../functions/process-analytics.ts';
 import { appliedOffsetKey } from '../../lib/analytics/analytics.ts';
 import { type DeadLetter, deadLetterTopicOf } from '../../lib/kafka/dead-letters.ts';
 import { dailyKeys } from '../../lib/keys.ts';
-import type { KafkaHandler } from '../../lib/lambda/consumer.ts';
+import type { KafkaHandler } from '../../lib/lambda/consumer/handler.ts';
 import type { Services } from '../../lib/services.ts';
 import { startUpstashGateway } from '../../local/upstash-gateway/server.ts';
 import { consumeMessages, testKafka, uniqueTopic } from '../support/kafka.ts';

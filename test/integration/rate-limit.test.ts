@@ -6,10 +6,10 @@ import { Redis as DirectRedis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
 import { createRateLimiter, RATE_LIMIT_PREFIX } from '../../lib/auth/rate-limit.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
-import { Keyspace } from '../../lib/embedded/redis-keyspace.ts';
-import { embeddedRequester } from '../../lib/embedded/redis-requester.ts';
 import { TooManyRequestsError } from '../../lib/errors.ts';
 import { createRedisClient } from '../../lib/redis/client.ts';
+import { Keyspace } from '../../local/embedded/redis-keyspace.ts';
+import { embeddedRequester } from '../../local/embedded/redis-requester.ts';
 import { CLOSED_URL, inspector } from '../support/redis.ts';
 
 /**

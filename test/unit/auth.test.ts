@@ -15,7 +15,7 @@ import {
   UnauthorizedError,
 } from '../../lib/errors.ts';
 import { authReport, maySeeHealthDetails } from '../../lib/health.ts';
-import { errorResponse } from '../../lib/lambda/http.ts';
+import { errorResponse } from '../../lib/lambda/http-response.ts';
 import { loadEvent } from '../support/fixtures.ts';
 
 const SERVICE_KEY = 'svc-key-0123456789abcdef0123456789abcdef';

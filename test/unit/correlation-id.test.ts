@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { correlationIdOf } from '../../lib/lambda/http.ts';
+import { correlationIdOf } from '../../lib/lambda/correlation-id.ts';
 import { loadEvent } from '../support/fixtures.ts';
 
 const request = (headers: Record<string, string> = {}): APIGatewayProxyEventV2 => {

@@ -1,7 +1,8 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ANSWER_RESERVE_MS, budgetMs, hasDeadline, withDeadline } from '../../lib/deadline.ts';
-import { httpHandler, json } from '../../lib/lambda/http.ts';
+import { httpHandler } from '../../lib/lambda/http.ts';
+import { json } from '../../lib/lambda/http-response.ts';
 import { loadEvent } from '../support/fixtures.ts';
 
 const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs });

@@ -1,16 +1,14 @@
 import type { MSKEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import {
-  type EmbeddedMapping,
-  type Invoke,
-  startEmbeddedDelivery,
-} from '../../lib/embedded/kafka-delivery.ts';
-import { EmbeddedKafkaLog } from '../../lib/embedded/kafka-log.ts';
-import { createEmbeddedKafkaService } from '../../lib/embedded/kafka-service.ts';
+import type { EmbeddedMapping } from '../../lib/embedded-parts.ts';
 import { ValidationError } from '../../lib/errors.ts';
+import { createEmbeddedKafkaService } from '../../lib/kafka/embedded-service.ts';
 import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
 import { batchItemFailures } from '../../lib/lambda/batch-response.ts';
 import { decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
+import { startEmbeddedDelivery } from '../../local/embedded/kafka-delivery.ts';
+import { EmbeddedKafkaLog } from '../../local/embedded/kafka-log.ts';
+import type { Invoke } from '../../local/msk-bridge/types.ts';
 
 const mapping = (overrides: Partial<EmbeddedMapping> = {}): EmbeddedMapping => ({
   functionName: 'narad-services-dev-consumer',

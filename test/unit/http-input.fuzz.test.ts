@@ -4,7 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { isCalendarDate, trackRequestSchema } from '../../lib/analytics/schema.ts';
 import { ValidationError } from '../../lib/errors.ts';
 import { identifier } from '../../lib/keys.ts';
-import { MAX_BODY_BYTES, MAX_JSON_DEPTH, parseJson, parseJsonBody } from '../../lib/lambda/http.ts';
+import {
+  MAX_BODY_BYTES,
+  MAX_JSON_DEPTH,
+  parseJson,
+  parseJsonBody,
+} from '../../lib/lambda/json-body.ts';
 import { orderRequestSchema } from '../../lib/orders/schema.ts';
 
 /**

@@ -24,8 +24,15 @@ const load = async (
   return {
     errors: await import('../../lib/errors.ts'),
     log: await import('../../lib/log.ts'),
-    http: await import('../../lib/lambda/http.ts'),
-    consumer: await import('../../lib/lambda/consumer.ts'),
+    http: {
+      ...(await import('../../lib/lambda/http.ts')),
+      ...(await import('../../lib/lambda/http-response.ts')),
+    },
+    consumer: {
+      ...(await import('../../lib/lambda/consumer/handler.ts')),
+      ...(await import('../../lib/lambda/consumer/in-order.ts')),
+      ...(await import('../../lib/lambda/consumer/batch-summary.ts')),
+    },
     invocation: await import('../../lib/lambda/invocation-log.ts'),
     kafka: await import('../../lib/kafka/client.ts'),
   };

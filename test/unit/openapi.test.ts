@@ -16,8 +16,7 @@ import {
   ValidationError,
 } from '../../lib/errors.ts';
 import { identifier } from '../../lib/keys.ts';
-import { httpStatusOf } from '../../lib/lambda/http.ts';
-import { matchesSchema, resolveRef, unresolvedRefs } from '../../lib/openapi/check.ts';
+import { httpStatusOf } from '../../lib/lambda/http-response.ts';
 import {
   buildOpenApiDocument,
   IDENTIFIER_PATTERN,
@@ -25,8 +24,9 @@ import {
   type Parameter,
   type Reference,
 } from '../../lib/openapi/document.ts';
-import { checkOpenApiDrift, OPENAPI_FILE, REGENERATE_COMMAND } from '../../lib/openapi/drift.ts';
 import { orderRequestSchema } from '../../lib/orders/schema.ts';
+import { matchesSchema, resolveRef, unresolvedRefs } from '../../local/openapi/check.ts';
+import { checkOpenApiDrift, OPENAPI_FILE, REGENERATE_COMMAND } from '../../local/openapi/drift.ts';
 import packageJson from '../../package.json' with { type: 'json' };
 import { loadEvent } from '../support/fixtures.ts';
 

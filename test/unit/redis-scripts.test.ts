@@ -4,9 +4,14 @@ import { join, relative } from 'node:path';
 import { Redis } from '@upstash/redis';
 import { describe, expect, it } from 'vitest';
 import { APPLY_ANALYTICS_BATCH, encodeBatch } from '../../lib/analytics/batch-script.ts';
-import { Keyspace } from '../../lib/embedded/redis-keyspace.ts';
-import { embeddedRequester } from '../../lib/embedded/redis-requester.ts';
-import { declaredScripts, findScript, KEY_LOCKING_SHEBANG } from '../../lib/redis/scripts.ts';
+import {
+  declaredScripts,
+  findScript,
+  KEY_LOCKING_SHEBANG,
+  type ScriptCall,
+} from '../../lib/redis/scripts.ts';
+import { Keyspace } from '../../local/embedded/redis-keyspace.ts';
+import { embeddedRequester } from '../../local/embedded/redis-requester.ts';
 
 /**
  * Upstash runs a script under the database's global lock unless its first line declares
@@ -87,5 +92,30 @@ describe('the project’s Lua scripts and Upstash’s script lock', () => {
     expect(byShaFirst).toEqual([1, -1]);
     expect(byText).toEqual([0, 4]);
     expect(await redis.get('analytics:daily:2026-01-01:total_events')).toBe(5);
+  });
+
+  it("run the caller's mirror: a function bundle finds its scripts in its own copy of scripts.ts, which the store's copy never saw", async () => {
+    // Under serverless offline the embedded store is one module copy and each function bundle
+    // another: the script a bundle declares is known to the bundle's lookup only.
+    const lua = `${KEY_LOCKING_SHEBANG}\nreturn redis.call('INCRBY', KEYS[1], ARGV[1])`;
+    const bundlesOwn = {
+      name: 'bundle-only',
+      lua,
+      emulate: (call: ScriptCall, keys: string[], args: string[]) =>
+        call('INCRBY', keys[0] ?? '', args[0] ?? ''),
+    };
+    const keyspace = new Keyspace();
+    const withTheStoresLookup = new Redis(embeddedRequester(keyspace));
+    const withTheCallersLookup = new Redis(
+      embeddedRequester(keyspace, (luaOrSha) =>
+        luaOrSha === lua || luaOrSha === clientSha1(lua) ? bundlesOwn : undefined,
+      ),
+    );
+
+    await expect(withTheStoresLookup.eval(lua, ['counter'], [2])).rejects.toThrow(
+      /runs only scripts declared with defineScript/,
+    );
+    expect(await withTheCallersLookup.eval(lua, ['counter'], [2])).toBe(2);
+    expect(await withTheCallersLookup.get('counter')).toBe(2);
   });
 });

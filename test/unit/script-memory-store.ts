@@ -1,6 +1,6 @@
-import { runCommand } from '../../lib/embedded/redis-commands.ts';
-import { Keyspace, type RedisValue } from '../../lib/embedded/redis-keyspace.ts';
 import type { ScriptCall } from '../../lib/redis/scripts.ts';
+import { runCommand } from '../../local/embedded/redis-commands.ts';
+import { Keyspace, type RedisValue } from '../../local/embedded/redis-keyspace.ts';
 
 /**
  * The embedded Redis (the store `npm start` uses on a machine without Redis) on a frozen

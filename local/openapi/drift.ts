@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { buildOpenApiDocument } from './document.ts';
+import { buildOpenApiDocument } from '../../lib/openapi/document.ts';
 
 /** The generated document, committed at the repository root. */
 export const OPENAPI_FILE = join(import.meta.dirname, '..', '..', 'openapi.json');

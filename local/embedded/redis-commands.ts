@@ -1,14 +1,23 @@
-import { findScript, type ScriptCall } from '../redis/scripts.ts';
+import { findScript, type RedisScript, type ScriptCall } from '../../lib/redis/scripts.ts';
 import { type Keyspace, ReplyError } from './redis-keyspace.ts';
 
 /**
  * The Redis commands the Narad functions use (and their close relatives), with Redis's own
  * replies and error messages, over the embedded keyspace. Scripts run their JavaScript mirror
  * (lib/redis/scripts.ts); anything else is refused as Redis refuses an unknown command.
+ * One file over 300 lines on purpose: it is the command table, one entry per command.
  */
 
 type Reply = string | number | null | Reply[];
-type Command = (keyspace: Keyspace, args: string[]) => Reply;
+
+/**
+ * Finds the JavaScript mirror of a script by its Lua text or SHA1. The caller's own lookup: under
+ * serverless offline each function bundle declares its scripts in its own copy of
+ * lib/redis/scripts.ts (lib/embedded-parts.ts).
+ */
+export type ScriptLookup = (luaOrSha: string) => RedisScript<unknown> | undefined;
+
+type Command = (keyspace: Keyspace, args: string[], scripts: ScriptLookup) => Reply;
 
 const NOT_INTEGER = 'ERR value is not an integer or out of range';
 
@@ -21,10 +30,10 @@ const integer = (text: string | undefined): number => {
 
 const arity =
   (name: string, min: number, run: Command): Command =>
-  (keyspace, args) => {
+  (keyspace, args, scripts) => {
     if (args.length < min)
       throw new ReplyError(`ERR wrong number of arguments for '${name}' command`);
-    return run(keyspace, args);
+    return run(keyspace, args, scripts);
   };
 
 /** Redis's glob (`*`, `?`, `[abc]`, `\x`) as a RegExp; `*` also matches `:`. */
@@ -152,8 +161,8 @@ const scan: Command = (keyspace, [cursorText = '0', ...options]) => {
 
 const evalScript =
   (by: 'lua' | 'sha'): Command =>
-  (keyspace, [source = '', keyCountText = '0', ...rest]) => {
-    const script = findScript(source);
+  (keyspace, [source = '', keyCountText = '0', ...rest], scripts) => {
+    const script = scripts(source);
     if (script === undefined) {
       throw new ReplyError(
         by === 'sha'
@@ -162,7 +171,7 @@ const evalScript =
       );
     }
     const keyCount = integer(keyCountText);
-    const call: ScriptCall = (name, ...args) => runCommand(keyspace, [name, ...args]);
+    const call: ScriptCall = (name, ...args) => runCommand(keyspace, [name, ...args], scripts);
     return script.emulate(call, rest.slice(0, keyCount), rest.slice(keyCount)) as Reply;
   };
 
@@ -298,17 +307,23 @@ const COMMANDS: Record<string, Command> = {
 
 /**
  * Runs one command (`['SET', 'k', 'v', 'EX', '60']`); arguments are stringified as Redis
- * receives them. @throws ReplyError with Redis's own message.
+ * receives them; EVAL and EVALSHA run the mirror `scripts` finds (default: the scripts this copy
+ * of lib/redis/scripts.ts knows). @throws ReplyError with Redis's own message.
  */
-export const runCommand = (keyspace: Keyspace, [name, ...args]: unknown[]): Reply => {
+export const runCommand = (
+  keyspace: Keyspace,
+  [name, ...args]: unknown[],
+  scripts: ScriptLookup = findScript,
+): Reply => {
   const command = COMMANDS[String(name).toUpperCase()];
   if (command === undefined) {
     throw new ReplyError(
-      `ERR unknown command '${String(name)}' (the embedded store has ${Object.keys(COMMANDS).length} commands; see lib/embedded/redis-commands.ts)`,
+      `ERR unknown command '${String(name)}' (the embedded store has ${Object.keys(COMMANDS).length} commands; see local/embedded/redis-commands.ts)`,
     );
   }
   return command(
     keyspace,
     args.map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg))),
+    scripts,
   );
 };

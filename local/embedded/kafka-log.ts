@@ -1,4 +1,5 @@
 import { type IHeaders, type KafkaMessage, type Message, Partitioners } from 'kafkajs';
+import type { AppendedRecord, KafkaLogWriter } from '../../lib/embedded-parts.ts';
 
 /**
  * The embedded Kafka: topics of a few partitions held in this process's memory. Records keep
@@ -7,11 +8,6 @@ import { type IHeaders, type KafkaMessage, type Message, Partitioners } from 'ka
  */
 
 export const EMBEDDED_PARTITIONS = 3;
-
-export interface AppendedRecord {
-  partition: number;
-  offset: number;
-}
 
 type Listener = (topic: string) => void;
 
@@ -32,7 +28,7 @@ const headerBytes = (headers: IHeaders | undefined): IHeaders =>
     ),
   );
 
-export class EmbeddedKafkaLog {
+export class EmbeddedKafkaLog implements KafkaLogWriter {
   /** topic -> partition -> records in offset order (the offset is the index). */
   readonly #topics = new Map<string, KafkaMessage[][]>();
   readonly #listeners = new Set<Listener>();

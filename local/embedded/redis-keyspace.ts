@@ -1,4 +1,4 @@
-import { sweepExpired } from '../redis/memory-store.ts';
+import { sweepExpired } from '../../lib/redis/memory-store.ts';
 
 /**
  * The keyspace of the embedded Redis: typed values with an optional expiry, the way Redis

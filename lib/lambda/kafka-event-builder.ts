@@ -1,5 +1,48 @@
 import type { KafkaMessage } from 'kafkajs';
-import type { KafkaBridgeEvent, KafkaEventRecord, KafkaMapping } from './types.ts';
+
+/**
+ * Building `aws:kafka` / `SelfManagedKafka` events as Lambda's event-source mapping sends them,
+ * from kafkajs messages: what the local MSK bridge and embedded Kafka invoke the consumers with,
+ * and what tests and benchmarks feed them. Reading them is kafka-event.ts.
+ */
+
+/** A record exactly as Lambda puts it in an `aws:kafka` / `SelfManagedKafka` event. */
+export interface KafkaEventRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  timestampType: 'CREATE_TIME' | 'LOG_APPEND_TIME';
+  /** base64; absent when the message has no key. */
+  key?: string;
+  /** base64; absent for a tombstone (null value). */
+  value?: string;
+  /** One object per header, in order: `{ name: [byte, byte, ...] }`. */
+  headers: Record<string, number[]>[];
+}
+
+/** The event of an MSK mapping (`msk` in serverless.yml). */
+export interface MskEventPayload {
+  eventSource: 'aws:kafka';
+  eventSourceArn: string;
+  bootstrapServers: string;
+  records: Record<string, KafkaEventRecord[]>;
+}
+
+/** The event of a self-managed Kafka mapping (`kafka` in serverless.yml). */
+export interface SelfManagedKafkaEventPayload {
+  eventSource: 'SelfManagedKafka';
+  bootstrapServers: string;
+  records: Record<string, KafkaEventRecord[]>;
+}
+
+export type KafkaEventPayload = MskEventPayload | SelfManagedKafkaEventPayload;
+
+/** Which kind of event a mapping sends: an msk one names its cluster. */
+export interface KafkaEventSource {
+  eventSource: KafkaEventPayload['eventSource'];
+  eventSourceArn?: string;
+}
 
 /** kafkajs keeps the record batch's attributes on each message; its types do not say so. */
 type DecodedMessage = KafkaMessage & { batchContext?: { timestampType?: number } };
@@ -48,10 +91,10 @@ export const topicPartitionOf = (record: { topic: string; partition: number }): 
  * the mapping's cluster ARN for an msk mapping, `SelfManagedKafka` without one for a kafka mapping.
  */
 export const buildKafkaEvent = (
-  mapping: Pick<KafkaMapping, 'eventSource' | 'eventSourceArn'>,
+  mapping: KafkaEventSource,
   bootstrapServers: string,
   records: readonly KafkaEventRecord[],
-): KafkaBridgeEvent => {
+): KafkaEventPayload => {
   const grouped: Record<string, KafkaEventRecord[]> = {};
   for (const record of records) {
     const key = topicPartitionOf(record);
