@@ -51,6 +51,13 @@ export const sessionKey = (sessionId: string): string => `session:${sessionId}`;
 
 export const idempotencyKey = (scope: string, key: string): string => `idempotency:${scope}:${key}`;
 
+/**
+ * A user's Idempotency-Key for POST /orders: scoped by the user, so another user's same key is
+ * another claim (and never reveals this one's answer). Both parts are identifiers (no ':').
+ */
+export const orderIdempotencyKey = (userId: string, key: string): string =>
+  idempotencyKey('orders', `${userId}:${key}`);
+
 export const dailyKeys = (date: string) => ({
   totalEvents: `analytics:daily:${date}:total_events`,
   userActions: `analytics:daily:${date}:user_actions`,
