@@ -1,5 +1,7 @@
+import { problemOfEvent } from '../lib/analytics/aggregate.ts';
 import { type AnalyticsSlice, applyAnalyticsBatch } from '../lib/analytics/analytics.ts';
 import type { AnalyticsEvent } from '../lib/analytics/schema.ts';
+import { POSSIBLE_DUPLICATE_HEADER } from '../lib/kafka/producer.ts';
 import {
   type ConsumerDeps,
   handleBatchAtOnce,
@@ -7,11 +9,6 @@ import {
   type PartitionSlice,
 } from '../lib/lambda/consumer.ts';
 import { getServices } from '../lib/services.ts';
-
-const problemOf = (value: unknown) =>
-  typeof value === 'object' && value !== null && typeof (value as AnalyticsEvent).type === 'string'
-    ? undefined
-    : 'value is not an event (an object with a string "type")';
 
 const toAnalyticsSlice = ({
   records,
@@ -22,13 +19,15 @@ const toAnalyticsSlice = ({
     offset: record.offset,
     event: record.value as AnalyticsEvent,
     recordTimestamp: record.timestamp,
+    possibleDuplicate: record.headers[POSSIBLE_DUPLICATE_HEADER] === '1',
   })),
 });
 
 /**
  * user.events + system.events -> daily counters: the whole batch in one atomic Redis script
- * that also records each partition's applied offset, so a redelivery counts nothing twice.
- * Records that are not events go to `<topic>.dlq`.
+ * that also records each partition's applied offset, so a redelivery counts nothing twice, and
+ * recognises a second copy of an event by its eventId. Records that are not countable events
+ * (not decodable, no type or eventId, no calendar day) go to `<topic>.dlq`, each alone.
  */
 export const processAnalytics = ({ services, maxAttempts, hooks }: ConsumerDeps) =>
   kafkaHandler('processAnalytics', (event, { recordFailed, deadLetters }) => {
@@ -39,7 +38,11 @@ export const processAnalytics = ({ services, maxAttempts, hooks }: ConsumerDeps)
         await applyAnalyticsBatch(deps, slices.map(toAnalyticsSlice));
       },
       recordFailed,
-      { problemOf, deadLetters: deadLetters(deps, maxAttempts), ...(hooks ? { hooks } : {}) },
+      {
+        problemOf: (value, record) => problemOfEvent(value, record.timestamp),
+        deadLetters: deadLetters(deps, maxAttempts),
+        ...(hooks ? { hooks } : {}),
+      },
     );
   });
 

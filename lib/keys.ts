@@ -20,6 +20,10 @@ const identifierProblem = (value: unknown): string => {
   return `got ${JSON.stringify(chars[at])} at position ${at + 1}`;
 };
 
+/** True for a value `identifier` accepts (one that can be part of a key). */
+export const isIdentifier = (value: unknown): value is string =>
+  typeof value === 'string' && IDENTIFIER.test(value);
+
 /**
  * @returns the identifier unchanged.
  * @throws ValidationError naming the field, what is allowed and what was wrong.
@@ -65,6 +69,17 @@ export const dailyKeys = (date: string) => ({
   actionNames: `analytics:daily:${date}:actions`,
   activeUsers: `analytics:daily:${date}:active_users`,
 });
+
+/**
+ * What analytics keeps to count an event once by its eventId (lib/analytics/dedup.ts): the
+ * event ids it counted in one minute (of the consumer's clock), and the hold on one event id
+ * that a copy of it may come again.
+ */
+export const analyticsDedupKeys = {
+  /** `minute` as YYYY-MM-DDTHH:MM (UTC). */
+  recent: (minute: string) => `analytics:recent:${minute}`,
+  hold: (eventId: string) => `analytics:event:${eventId}`,
+};
 
 /** TTLs in seconds, as the design sets them. */
 export const TTL = {
