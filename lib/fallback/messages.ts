@@ -1,4 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import {
+  analyticsEventIdOf,
+  HOLD_EVENTS_LUA,
+  holdAnalyticsEvents,
+  holdArguments,
+  holdEvents,
+} from '../analytics/dedup.ts';
 import type { Config } from '../config.ts';
 import {
   KafkaUnavailableError,
@@ -9,11 +16,15 @@ import {
   CORRELATION_ID_HEADER,
   type KafkaService,
   type OutgoingMessage,
+  POSSIBLE_DUPLICATE_HEADER,
   type SendOptions,
   type SendResult,
 } from '../kafka/producer.ts';
 import { defineScript, runScript, type ScriptCall } from '../redis/scripts.ts';
 import type { RedisService } from '../redis/service.ts';
+
+/** Largest number of values one RPUSH / LPUSH inside a script carries (Lua's unpack limit). */
+const PUSH_CHUNK = 1000;
 
 /** The Redis list holding messages for `topic` that Kafka could not take. */
 export const fallbackListKey = (topic: string): string => `kafka_fallback:${topic}`;
@@ -95,7 +106,7 @@ export const sendWithFallback = async (
   const list = fallbackListKey(topic);
   try {
     // One LPUSH of many values puts the last at the head, so the oldest stays at the tail.
-    await redis.client.lpush(list, ...entries);
+    await park(redis, list, entries);
   } catch (error) {
     const redisProblem = error instanceof Error ? error.message : String(error);
     throw notAccepted(
@@ -106,6 +117,57 @@ export const sendWithFallback = async (
     );
   }
   return { path: 'fallback', list, correlationId };
+};
+
+// KEYS: the list, then the hold window and holds (dedup.ts holdArguments). ARGV: id count,
+// then holdArguments' ARGV, then the entries. Holds the analytics events among the entries
+// and LPUSHes them, in one step: the send that failed may have reached the broker, and the
+// copy the drain makes later must be recognised as a second one (lib/analytics/dedup.ts).
+const PARK_HELD = defineScript({
+  name: 'park held analytics events',
+  lua: `#!lua flags=allow-key-locking${HOLD_EVENTS_LUA}
+local idCount, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local windowKeys, holdKeys, ids = {}, {}, {}
+for i = 1, window do windowKeys[i] = KEYS[1 + i] end
+for i = 1, idCount do
+  ids[i] = ARGV[3 + i]
+  holdKeys[i] = KEYS[1 + window + i]
+end
+holdEvents(windowKeys, holdKeys, ids, ARGV[3])
+for from = 4 + idCount, #ARGV, ${PUSH_CHUNK} do
+  redis.call('LPUSH', KEYS[1], unpack(ARGV, from, math.min(from + ${PUSH_CHUNK - 1}, #ARGV)))
+end
+return redis.call('LLEN', KEYS[1])`,
+  emulate: (call, [list = '', ...keys], [idCount = '0', window = '0', ttl = '', ...rest]) => {
+    const size = Number(window);
+    const ids = rest.slice(0, Number(idCount));
+    holdEvents(call, keys.slice(0, size), keys.slice(size), ids, ttl);
+    const entries = rest.slice(ids.length);
+    for (let from = 0; from < entries.length; from += PUSH_CHUNK) {
+      call('LPUSH', list, ...entries.slice(from, from + PUSH_CHUNK));
+    }
+    return call('LLEN', list);
+  },
+});
+
+/** LPUSHes the entries; holds the analytics events among them in the same step. */
+const park = async (redis: RedisService, list: string, entries: FallbackEntry[]) => {
+  const ids = [
+    ...new Set(
+      entries.map((entry) => analyticsEventIdOf(entry.message)).filter((id) => id !== undefined),
+    ),
+  ];
+  if (ids.length === 0) {
+    await redis.client.lpush(list, ...entries);
+    return;
+  }
+  const hold = holdArguments(ids, Date.now());
+  await runScript(
+    redis.client,
+    PARK_HELD,
+    [list, ...hold.keys],
+    [ids.length, ...hold.args, ...entries.map((entry) => JSON.stringify(entry))],
+  );
 };
 
 const isEntry = (value: unknown): value is FallbackEntry =>
@@ -134,9 +196,6 @@ export const drainSendingKey = (topic: string, token: string): string =>
 export const drainSendersKey = (topic: string): string => `kafka_fallback_senders:${topic}`;
 /** Exists while the drain of `token` is alive (renewed with its lock). */
 const drainLeaseKey = (topic: string, token: string) => `kafka_fallback_lease:${topic}:${token}`;
-
-/** Largest number of values one RPUSH / LPUSH inside a script carries (Lua's unpack limit). */
-const PUSH_CHUNK = 1000;
 
 const luaMoveBack = `
 local function moveBack(sending, list)
@@ -378,12 +437,18 @@ const drainTopic = async (
       const malformed = batch.flatMap((value, index) => (isEntry(value) ? [] : [index]));
       if (entries.length > 0) {
         try {
+          // An earlier copy may be in Kafka (the failed send that parked them, a drain that
+          // died after the broker acknowledged them): held, then marked (dedup.ts).
+          await holdAnalyticsEvents(
+            client,
+            entries.map((entry) => entry.message),
+          );
           await kafka.send(
             topic,
             entries.map((entry) => ({
               value: entry.message,
               key: entry.key,
-              headers: entry.headers,
+              headers: { ...entry.headers, [POSSIBLE_DUPLICATE_HEADER]: '1' },
             })),
           );
         } catch (error) {
