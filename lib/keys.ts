@@ -72,11 +72,11 @@ export const dailyKeys = (date: string) => ({
 
 /**
  * What analytics keeps to count an event once by its eventId (lib/analytics/dedup.ts): the
- * event ids it counted in one minute (of the consumer's clock), and the hold on one event id
+ * event ids it counted in 5 minutes (of the consumer's clock), and the hold on one event id
  * that a copy of it may come again.
  */
 export const analyticsDedupKeys = {
-  /** `minute` as YYYY-MM-DDTHH:MM (UTC). */
+  /** `minute`, the first of the 5, as YYYY-MM-DDTHH:MM (UTC). */
   recent: (minute: string) => `analytics:recent:${minute}`,
   hold: (eventId: string) => `analytics:event:${eventId}`,
 };

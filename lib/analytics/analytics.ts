@@ -153,8 +153,8 @@ const laterCopies = (slices: readonly AnalyticsSlice[]): Set<SliceEvent> => {
 
 const partOf = (
   slice: AnalyticsSlice,
-  leftOut: Set<SliceEvent>,
-  held: Set<string>,
+  leftOut: ReadonlySet<SliceEvent>,
+  held: ReadonlySet<string>,
 ): PartitionIncrements => {
   const counted = slice.events.filter((item) => !leftOut.has(item));
   const checked = (item: SliceEvent) =>
@@ -180,6 +180,29 @@ const partOf = (
     })),
   };
 };
+
+const SCRIPT_TTLS = {
+  data: TTL.dailyStats,
+  applied: APPLIED_OFFSET_TTL_SECONDS,
+  hold: HOLD_TTL_SECONDS,
+  recent: RECENT_TTL_SECONDS,
+};
+
+/**
+ * One request of applyAnalyticsBatch: the script's KEYS and ARGV for `slices` at `now`, the
+ * events of `held` among those to check. (The benchmark counts what the script runs with it.)
+ */
+export const analyticsBatchRequest = (
+  slices: readonly AnalyticsSlice[],
+  now: number,
+  held: ReadonlySet<string> = new Set(),
+  leftOut: ReadonlySet<SliceEvent> = laterCopies(slices),
+): { keys: string[]; args: string[] } =>
+  encodeBatch(
+    slices.map((slice) => partOf(slice, leftOut, held)),
+    SCRIPT_TTLS,
+    { current: currentRecentKey(now), window: recentWindowKeys(now) },
+  );
 
 /**
  * Counts a batch exactly once per record and once per eventId: each partition's increments and
@@ -209,7 +232,6 @@ export const applyAnalyticsBatch = async (
   const leftOut = laterCopies(slices);
   outcome.duplicates += leftOut.size;
   const held = new Set<string>();
-  const recent = { current: currentRecentKey(now), window: recentWindowKeys(now) };
   let pending = slices.filter((slice) => slice.events.length > 0);
   while (pending.length > 0) {
     if (outcome.requests === MAX_ROUNDS) {
@@ -217,17 +239,7 @@ export const applyAnalyticsBatch = async (
         `the applied offset of ${pending.map(rangeOf).join(', ')} kept moving during the batch: is a second consumer applying the same partitions?`,
       );
     }
-    const parts = pending.map((slice) => partOf(slice, leftOut, held));
-    const { keys, args } = encodeBatch(
-      parts,
-      {
-        data: TTL.dailyStats,
-        applied: APPLIED_OFFSET_TTL_SECONDS,
-        hold: HOLD_TTL_SECONDS,
-        recent: RECENT_TTL_SECONDS,
-      },
-      recent,
-    );
+    const { keys, args } = analyticsBatchRequest(pending, now, held, leftOut);
     let reply: unknown;
     try {
       reply = await runScript(client, APPLY_ANALYTICS_BATCH, keys, args);
@@ -235,7 +247,7 @@ export const applyAnalyticsBatch = async (
       throw classifyRedisError(error);
     }
     outcome.requests += 1;
-    const decoded = decodeReply(reply, parts.length);
+    const decoded = decodeReply(reply, pending.length);
     if (decoded.outcome === 'held') {
       for (const id of decoded.eventIds) held.add(id);
       continue;

@@ -22,7 +22,7 @@ import { HOLD_COUNTED, HOLD_PENDING } from './dedup.ts';
  * their hold and the recent traces, and counted only when no first copy was; the ids of all
  * other events are checked against the holds with one EXISTS, and when one has a hold the
  * script changes nothing and replies with those ids, for the caller to send them again as
- * events to check. Every event counted goes to the current minute's recent traces.
+ * events to check. Every event counted goes to the current recent-trace set.
  *
  * All or nothing: Redis keeps what a script wrote before an error, so the script first reads
  * and checks everything it is given and every key it will write (a counter must hold an

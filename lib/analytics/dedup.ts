@@ -11,9 +11,9 @@ import { defineScript, runScript, type ScriptCall } from '../redis/scripts.ts';
  * so the broker cannot drop the repeat), or from a drain that died after Kafka acknowledged a
  * batch. The first copy of such a pair is an ordinary record: nothing marks it when it is sent.
  * So:
- * - processAnalytics records the ids it counts in a set per minute of its clock
- *   (`analytics:recent:<minute>`, kept RECENT_WINDOW_MINUTES and a little more): the recent
- *   traces, about 60 bytes per event of the last quarter of an hour.
+ * - processAnalytics records the ids it counts in a set per 5 minutes of its clock
+ *   (`analytics:recent:<first minute>`, kept RECENT_WINDOW_MINUTES and a little more): the
+ *   recent traces, about 60 bytes per event of the last 20 minutes or so.
  * - Whoever is about to make a copy that may be a second one holds the event first
  *   (`analytics:event:<eventId>`, HOLD_TTL_SECONDS, longer than MSK's retention):
  *   sendWithFallback when it parks an event (the failed send may have reached the broker), the
@@ -26,28 +26,38 @@ import { defineScript, runScript, type ScriptCall } from '../redis/scripts.ts';
  *   hit costs a closer look (a second request).
  */
 
-/** How long the ids counted in a minute stay recognisable as counted. */
+/** How long the ids counted stay recognisable as counted. */
 export const RECENT_WINDOW_MINUTES = 15;
-/** Longer than the window by the minute being written and a margin for clocks. */
-export const RECENT_TTL_SECONDS = (RECENT_WINDOW_MINUTES + 3) * 60;
+/** The recent traces are kept in one set per 5 minutes: a check reads 4-5 sets. */
+export const RECENT_BUCKET_MINUTES = 5;
+/** Longer than the window by the bucket being written and a margin for clocks. */
+export const RECENT_TTL_SECONDS = (RECENT_WINDOW_MINUTES + RECENT_BUCKET_MINUTES + 3) * 60;
 /** A hold outlives any copy's way back: MSK keeps records 7 days by default. */
 export const HOLD_TTL_SECONDS = 8 * 86_400;
 export const HOLD_COUNTED = 'counted';
 export const HOLD_PENDING = 'held';
 
-const minuteOf = (ms: number): string => new Date(ms).toISOString().slice(0, 16);
+const BUCKET_MS = RECENT_BUCKET_MINUTES * 60_000;
+
+/** The recent-trace set of the 5 minutes `ms` falls in (named by their first minute, UTC). */
+const bucketKey = (ms: number): string =>
+  analyticsDedupKeys.recent(
+    new Date(Math.floor(ms / BUCKET_MS) * BUCKET_MS).toISOString().slice(0, 16),
+  );
 
 /** The recent-trace set the events counted at `now` go to. */
-export const currentRecentKey = (now: number): string => analyticsDedupKeys.recent(minuteOf(now));
+export const currentRecentKey = (now: number): string => bucketKey(now);
 
 /**
- * The recent-trace sets a check looks in: the window before `now`, and the minute after it (a
- * consumer whose clock runs ahead may have written there).
+ * The recent-trace sets a check looks in: those of the window before `now`, and of the minute
+ * after it (a consumer whose clock runs ahead may have written there), newest first.
  */
-export const recentWindowKeys = (now: number): string[] =>
-  Array.from({ length: RECENT_WINDOW_MINUTES + 2 }, (_, i) =>
-    analyticsDedupKeys.recent(minuteOf(now + (1 - i) * 60_000)),
-  );
+export const recentWindowKeys = (now: number): string[] => {
+  const times = [now + 60_000];
+  for (let back = 0; back <= RECENT_WINDOW_MINUTES; back += RECENT_BUCKET_MINUTES)
+    times.push(now - back * 60_000);
+  return [...new Set(times.map(bucketKey))];
+};
 
 /** The eventId of a value that is an analytics event (a string `type`), when it can key a hold. */
 export const analyticsEventIdOf = (value: unknown): string | undefined => {
