@@ -29,13 +29,21 @@ const toAnalyticsSlice = ({
  * recognises a second copy of an event by its eventId. Records that are not countable events
  * (not decodable, no type or eventId, no calendar day) go to `<topic>.dlq`, each alone.
  */
-export const processAnalytics = ({ services, maxAttempts, hooks }: ConsumerDeps) =>
+export const processAnalytics = ({
+  services,
+  maxAttempts,
+  hooks,
+  now = Date.now,
+}: ConsumerDeps & {
+  /** The clock the recent traces go by (tests move it past their window). */
+  now?: () => number;
+}) =>
   kafkaHandler('processAnalytics', (event, { recordFailed, deadLetters }) => {
     const deps = services();
     return handleBatchAtOnce<AnalyticsEvent>(
       event,
       async (slices) => {
-        await applyAnalyticsBatch(deps, slices.map(toAnalyticsSlice));
+        await applyAnalyticsBatch(deps, slices.map(toAnalyticsSlice), { now: now() });
       },
       recordFailed,
       {

@@ -83,6 +83,16 @@ export const sendWithFallback = async (
           ...options,
           correlationId,
           reserveMs: redis?.requestTimeoutMs ?? 0,
+          // A re-send after a producer reset may be a second copy: hold its analytics events.
+          ...(redis
+            ? {
+                beforeResend: (sent: OutgoingMessage[]) =>
+                  holdAnalyticsEvents(
+                    redis.client,
+                    sent.map((message) => message.value),
+                  ),
+              }
+            : {}),
         }),
       };
     } catch (error) {

@@ -39,6 +39,13 @@ export interface SendOptions {
    * send (sendWithFallback: the fallback write). The send gives up in time for it.
    */
   reserveMs?: number;
+  /**
+   * Runs before the re-send on a new producer (after a reset), with the messages: the first
+   * attempt may have reached the broker, so the caller can tell whoever counts them that a
+   * second copy is coming (sendWithFallback holds analytics events, lib/analytics/dedup.ts).
+   * Its failure does not stop the re-send, whose copy is marked in any case.
+   */
+  beforeResend?: (messages: OutgoingMessage[]) => Promise<void>;
 }
 
 export interface SendResult {
@@ -266,6 +273,7 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
           throw noteFailure(first, topic);
         }
         await reset();
+        await options.beforeResend?.(list).catch(() => undefined);
         // The first attempt may have reached the broker: the new producer's copy is marked.
         const marked = messages.map((message) => ({
           ...message,

@@ -44,6 +44,8 @@ afterAll(async () => {
   await admin.disconnect();
 });
 
+const DAY_MS = 86_400_000;
+
 /** A topic, a day and one event of the test's own, and processAnalytics over real services. */
 const scenario = async () => {
   const topic = uniqueTopic('analytics-copies');
@@ -73,9 +75,11 @@ const scenario = async () => {
   keys.track(`analytics:event:${event.eventId}`);
   const live = services();
   const handler = processAnalytics({ services: () => live });
+  // Past the recent traces' window: only a hold can tell the second copy then.
+  const aDayLater = processAnalytics({ services: () => live, now: () => Date.now() + DAY_MS });
   /** Hands records read back from the topic to processAnalytics, as one MSK batch. */
-  const deliver = async (records: Consumed[]) => {
-    const response = await handler(
+  const deliver = async (records: Consumed[], { later = false } = {}) => {
+    const response = await (later ? aDayLater : handler)(
       mskEvent(
         records.map((record) =>
           mskRecord(topic, {
@@ -95,6 +99,53 @@ const scenario = async () => {
   return { topic, event, live, deliver, counted };
 };
 
+/**
+ * The real Kafka service over kafkajs whose producers' connection closes once, right after the
+ * broker appended a batch (the answer never arrives), when told to.
+ */
+const answerDroppingKafka = () => {
+  const client = new Kafka({
+    clientId: 'narad-tests',
+    brokers: [stack.kafkaBrokers],
+    logLevel: logLevel.NOTHING,
+  });
+  let dropNextAnswer = false;
+  const newProducer = client.producer.bind(client);
+  client.producer = (config) => {
+    const producer = newProducer(config);
+    const send = producer.send.bind(producer);
+    producer.send = async (record) => {
+      const metadata = await send(record);
+      if (dropNextAnswer) {
+        dropNextAnswer = false;
+        throw Object.assign(new Error('Closed connection'), {
+          name: 'KafkaJSConnectionClosedError',
+        });
+      }
+      return metadata;
+    };
+    return producer;
+  };
+  const kafka = createKafkaService(client, {
+    idempotent: true,
+    allowAutoTopicCreation: false,
+    retry: { initialRetryTimeMs: 100, retries: 2 },
+  });
+  return {
+    kafka,
+    /** Sends once to a topic of its own, so the producer is warm (a reset is tried only then). */
+    warm: async () => {
+      const warmTopic = uniqueTopic('analytics-copies-warm');
+      await createTopic(stack.kafkaBrokers, warmTopic);
+      topics.push(warmTopic);
+      await kafka.send(warmTopic, { value: { warm: true } });
+    },
+    dropNextAnswer: () => {
+      dropNextAnswer = true;
+    },
+  };
+};
+
 /** The two copies of the scenario's event, read back from its topic. */
 const bothCopies = async (topic: string): Promise<[Consumed, Consumed]> => {
   const copies = await consumeMessages(stack.kafkaBrokers, topic, 2);
@@ -103,7 +154,7 @@ const bothCopies = async (topic: string): Promise<[Consumed, Consumed]> => {
 };
 
 describe('processAnalytics counts a second copy of an event at a new offset once', () => {
-  it('a send the broker appended but never acknowledged, parked and drained; the first copy counted before the park', async () => {
+  it('a send the broker appended but never acknowledged, parked and drained; the first copy counted before the park, the second a day later', async () => {
     const { topic, event, live, deliver, counted } = await scenario();
     const kafka = live.kafka as KafkaService;
     const appendedButUnanswered: KafkaService = {
@@ -125,7 +176,7 @@ describe('processAnalytics counts a second copy of an event at a new offset once
     });
     const [drained] = await drainFallback(live, topic);
     const [first, second] = await bothCopies(topic);
-    await deliver([second]);
+    await deliver([second], { later: true });
 
     expect(await counted()).toBe(1);
     expect(parked.path).toBe('fallback');
@@ -135,7 +186,7 @@ describe('processAnalytics counts a second copy of an event at a new offset once
     expect(second.headers['x-narad-possible-duplicate']).toBe('1');
   });
 
-  it('a send the broker appended but never acknowledged, parked and drained; both copies counted after the park', async () => {
+  it('a send the broker appended but never acknowledged, parked and drained; the first copy counted after the park, the second a day later', async () => {
     const { topic, event, live, deliver, counted } = await scenario();
     const kafka = live.kafka as KafkaService;
     const appendedButUnanswered: KafkaService = {
@@ -156,7 +207,7 @@ describe('processAnalytics counts a second copy of an event at a new offset once
     await drainFallback(live, topic);
     const [first, second] = await bothCopies(topic);
     await deliver([first]);
-    await deliver([second]);
+    await deliver([second], { later: true });
 
     expect([first.value, second.value]).toEqual([event, event]);
     expect(await counted()).toBe(1);
@@ -164,45 +215,14 @@ describe('processAnalytics counts a second copy of an event at a new offset once
 
   it('a producer that re-sends after a reset (a new producer id) when its first attempt had reached the broker', async () => {
     const { topic, event, deliver, counted } = await scenario();
-    const warmTopic = uniqueTopic('analytics-copies-warm');
-    await createTopic(stack.kafkaBrokers, warmTopic);
-    topics.push(warmTopic);
-    // kafkajs under the real Kafka service, its producers' connection closing once right after
-    // the broker appended a batch (the answer never arrives).
-    const client = new Kafka({
-      clientId: 'narad-tests',
-      brokers: [stack.kafkaBrokers],
-      logLevel: logLevel.NOTHING,
-    });
-    let dropNextAnswer = false;
-    const newProducer = client.producer.bind(client);
-    client.producer = (config) => {
-      const producer = newProducer(config);
-      const send = producer.send.bind(producer);
-      producer.send = async (record) => {
-        const metadata = await send(record);
-        if (dropNextAnswer) {
-          dropNextAnswer = false;
-          throw Object.assign(new Error('Closed connection'), {
-            name: 'KafkaJSConnectionClosedError',
-          });
-        }
-        return metadata;
-      };
-      return producer;
-    };
-    const kafka = createKafkaService(client, {
-      idempotent: true,
-      allowAutoTopicCreation: false,
-      retry: { initialRetryTimeMs: 100, retries: 2 },
-    });
+    const flaky = answerDroppingKafka();
     try {
-      await kafka.send(warmTopic, { value: { warm: true } });
-      dropNextAnswer = true;
+      await flaky.warm();
+      flaky.dropNextAnswer();
 
-      await kafka.send(topic, { value: event, key: event.userId });
+      await flaky.kafka.send(topic, { value: event, key: event.userId });
     } finally {
-      await kafka.disconnect();
+      await flaky.kafka.disconnect();
     }
     const [first, second] = await bothCopies(topic);
     await deliver([first]);
@@ -213,7 +233,30 @@ describe('processAnalytics counts a second copy of an event at a new offset once
     expect(second.headers['x-narad-possible-duplicate']).toBe('1');
   });
 
-  it('a drain that died after Kafka acknowledged its batch, then drained again', async () => {
+  it('the same re-send through sendWithFallback, its second copy counted a day later', async () => {
+    const { topic, event, live, deliver, counted } = await scenario();
+    const flaky = answerDroppingKafka();
+    try {
+      await flaky.warm();
+      flaky.dropNextAnswer();
+
+      const sent = await sendWithFallback({ ...live, kafka: flaky.kafka }, topic, {
+        value: event,
+        key: event.userId,
+      });
+      expect(sent.path).toBe('kafka');
+    } finally {
+      await flaky.kafka.disconnect();
+    }
+    const [first, second] = await bothCopies(topic);
+    await deliver([first]);
+    await deliver([second], { later: true });
+
+    expect(await counted()).toBe(1);
+    expect([first.value, second.value]).toEqual([event, event]);
+  });
+
+  it('a drain that died after Kafka acknowledged its batch, then drained again; the second copy counted a day later', async () => {
     const { topic, event, live, deliver, counted } = await scenario();
     const kafka = live.kafka as KafkaService;
     await sendWithFallback(services({ kafkaBrokers: CLOSED_BROKER }), topic, {
@@ -232,8 +275,8 @@ describe('processAnalytics counts a second copy of an event at a new offset once
     const [again] = await drainFallback(live, topic);
     const [first, second] = await bothCopies(topic);
     await deliver([first]);
-    await deliver([second]);
-    await deliver([first, second]);
+    await deliver([second], { later: true });
+    await deliver([first, second], { later: true });
 
     expect(died?.stoppedBecause).toMatch(/killed/);
     expect(again?.sent).toBe(1);
