@@ -29,6 +29,7 @@ const PUSH_CHUNK = 1000;
 /** The Redis list holding messages for `topic` that Kafka could not take. */
 export const fallbackListKey = (topic: string): string => `kafka_fallback:${topic}`;
 const deadListKey = (topic: string) => `kafka_fallback_dead:${topic}`;
+
 /** One entry of a fallback list: the seed's `{message, timestamp, originalTopic}` plus what a faithful replay needs. */
 export interface FallbackEntry {
   id: string;
