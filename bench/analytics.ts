@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '@upstash/redis';
 import type { MSKEvent } from 'aws-lambda';
+import { type AnalyticsSlice, analyticsBatchRequest } from '../lib/analytics/analytics.ts';
+import { APPLY_ANALYTICS_BATCH } from '../lib/analytics/batch-script.ts';
+import { holdAnalyticsEvents, holdArguments, holdEvents } from '../lib/analytics/dedup.ts';
 import type { AnalyticsEvent } from '../lib/analytics/schema.ts';
+import { runCommand } from '../local/embedded/redis-commands.ts';
+import { Keyspace } from '../local/embedded/redis-keyspace.ts';
 import type { Benchmark } from './support/benchmark.ts';
 import { type GatewayCounts, startCountingGateway } from './support/gateway.ts';
 import { lambdaContext } from './support/lambda.ts';
@@ -25,7 +30,8 @@ const HANDLER_BATCHES: Record<number, number> = { 1: 200, 10: 100, 100: 40, 1000
 const SEED_BATCHES: Record<number, number> = { 1: 50, 10: 15, 100: 4, 1000: 1 };
 const WARMUP_BATCHES = 3;
 const GOAL_BATCH = 100;
-const GOAL_COMMANDS_PER_EVENT = 0.3;
+/** Redis commands per event as Upstash bills them (a script is one command), at GOAL_BATCH. */
+const GOAL_COMMANDS_PER_EVENT = 0.02;
 
 type Handler = (event: MSKEvent, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 
@@ -55,9 +61,15 @@ const seedIngest = async (redis: Redis, event: MSKEvent): Promise<void> => {
   }
 };
 
+type Approach =
+  | 'processAnalytics'
+  | 'processAnalytics, drained replays (marked, held)'
+  | 'processAnalytics, second copies (marked)'
+  | 'seed (literal)';
+
 interface Measured {
   size: number;
-  approach: 'processAnalytics' | 'seed (literal)';
+  approach: Approach;
   batches: number;
   requestsPerBatch: number;
   commandsPerBatch: number;
@@ -69,7 +81,7 @@ interface Measured {
 }
 
 const measure = async (
-  approach: Measured['approach'],
+  approach: Approach,
   size: number,
   batches: readonly MSKEvent[],
   ingest: (event: MSKEvent) => Promise<unknown>,
@@ -122,20 +134,21 @@ const runAnalytics = async () =>
     const offsets = new Map<number, number>();
     let nextId = 0;
     let handlerEvents = 0;
-    const batchesOf = (size: number, count: number, dates: string[]) =>
+    const batchesOf = (size: number, count: number, dates: string[], possibleDuplicate = false) =>
       Array.from({ length: count }, () => {
         const events = analyticsEvents(random, size, dates, runId, nextId);
         nextId += size;
-        return mskEventOf(topic, events, offsets, { correlationId: runId });
+        return mskEventOf(topic, events, offsets, { correlationId: runId, possibleDuplicate });
       });
-    const callHandler = async (event: MSKEvent) => {
+    const callHandler = async (event: MSKEvent, { newEvents = true } = {}) => {
       const response = (await handler(event, lambdaContext('processAnalytics'))) as {
         batchItemFailures?: unknown[];
       };
       if ((response?.batchItemFailures?.length ?? 0) > 0) {
         throw new Error(`processAnalytics reported failures: ${JSON.stringify(response)}`);
       }
-      handlerEvents += Object.values(event.records).reduce((sum, list) => sum + list.length, 0);
+      if (newEvents)
+        handlerEvents += Object.values(event.records).reduce((sum, list) => sum + list.length, 0);
     };
     const seedRedis = plainRedis(gateway.url, gateway.token);
     try {
@@ -163,6 +176,36 @@ const runAnalytics = async () =>
           ),
         );
       }
+      // What checking by eventId costs when it has work to do: batches that are all the
+      // drain's replays (marked, and held as the drain holds them before sending; the holds
+      // are written before the timing starts), first of events never counted, then second
+      // copies of them at new offsets (none counted again).
+      const replayed = batchesOf(GOAL_BATCH, HANDLER_BATCHES[GOAL_BATCH] ?? 1, handlerDates, true);
+      for (const batch of replayed) await holdAnalyticsEvents(inspector, decode(batch));
+      rows.push(
+        await measure(
+          'processAnalytics, drained replays (marked, held)',
+          GOAL_BATCH,
+          replayed,
+          callHandler,
+          gateway,
+        ),
+      );
+      const copies = replayed.map((batch) =>
+        mskEventOf(topic, decode(batch), offsets, {
+          correlationId: runId,
+          possibleDuplicate: true,
+        }),
+      );
+      rows.push(
+        await measure(
+          'processAnalytics, second copies (marked)',
+          GOAL_BATCH,
+          copies,
+          (event) => callHandler(event, { newEvents: false }),
+          gateway,
+        ),
+      );
       const stored = await Promise.all(
         handlerDates.map((day) => inspector.get<number>(`analytics:daily:${day}:total_events`)),
       );
@@ -177,7 +220,94 @@ const runAnalytics = async () =>
     }
   });
 
-const tablesOf = (rows: Measured[], handlerEvents: number, counted: number): Table[] => [
+/** The batch's records as processAnalytics hands them to applyAnalyticsBatch. */
+const slicesOf = (event: MSKEvent): AnalyticsSlice[] =>
+  Object.values(event.records).map((records) => ({
+    cluster: event.eventSourceArn,
+    topic: records[0]?.topic ?? '',
+    partition: records[0]?.partition ?? 0,
+    firstOffset: records[0]?.offset ?? 0,
+    lastOffset: records.at(-1)?.offset ?? 0,
+    events: records.map((record) => ({
+      offset: record.offset,
+      event: JSON.parse(Buffer.from(record.value, 'base64').toString()) as AnalyticsEvent,
+      recordTimestamp: record.timestamp,
+      possibleDuplicate: record.headers.some((header) => 'x-narad-possible-duplicate' in header),
+    })),
+  }));
+
+interface InsideScript {
+  scenario: string;
+  total: number;
+  /** On the keys of de-duplication by eventId (analytics:recent:*, analytics:event:*). */
+  dedup: number;
+}
+
+/**
+ * What the batch script runs inside Redis for one batch of GOAL_BATCH (the gateway counts a
+ * script as one command, whatever it runs): its JavaScript mirror over the embedded store,
+ * counting each command it issues and which keys it touches.
+ */
+const insideScript = (): InsideScript[] => {
+  const random = seededRandom(11);
+  const dates = ['2190-06-01', '2190-06-02'];
+  const run = (keyspace: Keyspace, event: MSKEvent, scenario: string): InsideScript => {
+    const counted: InsideScript = { scenario, total: 0, dedup: 0 };
+    const { keys, args } = analyticsBatchRequest(slicesOf(event), Date.now());
+    APPLY_ANALYTICS_BATCH.emulate(
+      (command, ...rest) => {
+        counted.total += 1;
+        if (rest.some((key) => /^analytics:(recent|event):/.test(String(key)))) counted.dedup += 1;
+        return runCommand(keyspace, [command, ...rest.map(String)]);
+      },
+      keys,
+      args,
+    );
+    return counted;
+  };
+  const events = analyticsEvents(random, GOAL_BATCH, dates, 'inside', 0);
+  const marked = (offsets: Map<number, number>) =>
+    mskEventOf('bench.inside', events, offsets, { possibleDuplicate: true });
+  const counted = new Keyspace();
+  const plainOffsets = new Map<number, number>();
+  const plain = run(
+    counted,
+    mskEventOf('bench.inside', events, plainOffsets),
+    'new events (the normal path)',
+  );
+  const copies = run(
+    counted,
+    marked(plainOffsets),
+    'second copies of those (marked, no hold), none counted',
+  );
+  const held = new Keyspace();
+  const { keys, args } = holdArguments(
+    events.map(({ eventId }) => eventId),
+    Date.now(),
+  );
+  const window = Number(args[0]);
+  holdEvents(
+    (command, ...rest) => runCommand(held, [command, ...rest.map(String)]),
+    keys.slice(0, window),
+    keys.slice(window),
+    args.slice(2),
+    String(args[1]),
+  );
+  const drained = run(held, marked(new Map()), 'drained replays of new events (marked, held)');
+  const resent = run(
+    new Keyspace(),
+    marked(new Map()),
+    're-sent after a producer reset (marked, no hold)',
+  );
+  return [plain, drained, resent, copies];
+};
+
+const tablesOf = (
+  rows: Measured[],
+  handlerEvents: number,
+  counted: number,
+  inside: InsideScript[],
+): Table[] => [
   {
     title: 'Cost per batch (processAnalytics against the seed, same run, same gateway)',
     columns: [
@@ -208,6 +338,25 @@ const tablesOf = (rows: Measured[], handlerEvents: number, counted: number): Tab
       "Requests and commands are counted by a gateway of the benchmark's own (local/upstash-gateway, own process, same Redis), so other users of the stack do not show up in them; a script (EVAL/EVALSHA) counts as one command there, whatever it runs inside Redis.",
       'daily keys / batch: distinct analytics:daily:* keys the batch touches (2 days x total, user_actions, one per action, the action-name set, active_users): the floor for one write per key.',
       `Check: the handler's two days hold ${fmt(counted)} total_events for the ${fmt(handlerEvents)} events it was given (warm-up batches included).`,
+    ],
+  },
+  {
+    title: `Inside the batch script, per batch of ${GOAL_BATCH} (its JavaScript mirror, counting what it runs)`,
+    columns: [
+      'batch',
+      'commands inside the script',
+      'of them for de-duplication by eventId',
+      'de-duplication commands / event',
+    ],
+    rows: inside.map((row) => [
+      row.scenario,
+      fmt(row.total),
+      fmt(row.dedup),
+      fmt(row.dedup / GOAL_BATCH, 3),
+    ]),
+    notes: [
+      'Upstash bills a script as one command; inside it Redis runs these. The normal path adds one EXISTS over the holds, a TYPE check, a SADD and an EXPIRE of the current recent-trace set; a marked record adds a GET of its hold, then (without a hold: the producer’s re-send after a reset) a SISMEMBER per recent-trace set of the window (4-5), and a SET of its hold when counted. A record the drain replays has a hold (the drain writes it before sending): GET and SET only.',
+      'The counter side (a GET or TYPE check of each key before the first write, INCRBY, SADD, EXPIRE, the applied offsets) is the same with or without the de-duplication.',
     ],
   },
   {
@@ -265,10 +414,11 @@ export const analyticsBenchmark: Benchmark = {
   }),
   run: async () => {
     const { rows, handlerEvents, counted } = await runAnalytics();
+    const inside = insideScript();
     return {
-      tables: tablesOf(rows, handlerEvents, counted),
+      tables: tablesOf(rows, handlerEvents, counted, inside),
       goals: goalsOf(rows, handlerEvents, counted),
-      data: { rows, handlerEvents, counted },
+      data: { rows, handlerEvents, counted, inside },
     };
   },
 };

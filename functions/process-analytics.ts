@@ -1,13 +1,10 @@
+import { problemOfEvent } from '../lib/analytics/aggregate.ts';
 import { type AnalyticsSlice, applyAnalyticsBatch } from '../lib/analytics/analytics.ts';
 import type { AnalyticsEvent } from '../lib/analytics/schema.ts';
+import { POSSIBLE_DUPLICATE_HEADER } from '../lib/kafka/producer.ts';
 import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
 import type { PartitionSlice } from '../lib/lambda/consumer/whole-batch.ts';
 import { getServices } from '../lib/services.ts';
-
-const problemOf = (value: unknown) =>
-  typeof value === 'object' && value !== null && typeof (value as AnalyticsEvent).type === 'string'
-    ? undefined
-    : 'value is not an event (an object with a string "type")';
 
 const toAnalyticsSlice = ({
   records,
@@ -18,22 +15,30 @@ const toAnalyticsSlice = ({
     offset: record.offset,
     event: record.value as AnalyticsEvent,
     recordTimestamp: record.timestamp,
+    possibleDuplicate: record.headers[POSSIBLE_DUPLICATE_HEADER] === '1',
   })),
 });
 
 /**
  * user.events + system.events -> daily counters: the whole batch in one atomic Redis script
- * that also records each partition's applied offset, so a redelivery counts nothing twice.
- * Records that are not events go to `<topic>.dlq`.
+ * that also records each partition's applied offset, so a redelivery counts nothing twice, and
+ * recognises a second copy of an event by its eventId. Records that are not countable events
+ * (not decodable, no type or eventId, no calendar day) go to `<topic>.dlq`, each alone.
  */
-export const processAnalytics = (deps: ConsumerDeps) =>
+export const processAnalytics = ({
+  now = Date.now,
+  ...deps
+}: ConsumerDeps & {
+  /** The clock the recent traces go by (tests move it past their window). */
+  now?: () => number;
+}) =>
   kafkaConsumer<AnalyticsEvent>({
     name: 'processAnalytics',
     mode: 'whole-batch',
     ...deps,
-    problemOf,
+    problemOf: (value, record) => problemOfEvent(value, record.timestamp),
     handle: async (slices, services) => {
-      await applyAnalyticsBatch(services, slices.map(toAnalyticsSlice));
+      await applyAnalyticsBatch(services, slices.map(toAnalyticsSlice), { now: now() });
     },
   });
 

@@ -20,6 +20,10 @@ const identifierProblem = (value: unknown): string => {
   return `got ${JSON.stringify(chars[at])} at position ${at + 1}`;
 };
 
+/** True for a value `identifier` accepts (one that can be part of a key). */
+export const isIdentifier = (value: unknown): value is string =>
+  typeof value === 'string' && IDENTIFIER.test(value);
+
 /**
  * @returns the identifier unchanged.
  * @throws ValidationError naming the field, what is allowed and what was wrong.
@@ -56,6 +60,13 @@ export const sessionKey = (sessionId: string): string => `session:${sessionId}`;
 
 export const idempotencyKey = (scope: string, key: string): string => `idempotency:${scope}:${key}`;
 
+/**
+ * A user's Idempotency-Key for POST /orders: scoped by the user, so another user's same key is
+ * another claim (and never reveals this one's answer). Both parts are identifiers (no ':').
+ */
+export const orderIdempotencyKey = (userId: string, key: string): string =>
+  idempotencyKey('orders', `${userId}:${key}`);
+
 export const dailyKeys = (date: string) => ({
   totalEvents: `analytics:daily:${date}:total_events`,
   userActions: `analytics:daily:${date}:user_actions`,
@@ -63,6 +74,17 @@ export const dailyKeys = (date: string) => ({
   actionNames: `analytics:daily:${date}:actions`,
   activeUsers: `analytics:daily:${date}:active_users`,
 });
+
+/**
+ * What analytics keeps to count an event once by its eventId (lib/analytics/dedup.ts): the
+ * event ids it counted in 5 minutes (of the consumer's clock), and the hold on one event id
+ * that a copy of it may come again.
+ */
+export const analyticsDedupKeys = {
+  /** `minute`, the first of the 5, as YYYY-MM-DDTHH:MM (UTC). */
+  recent: (minute: string) => `analytics:recent:${minute}`,
+  hold: (eventId: string) => `analytics:event:${eventId}`,
+};
 
 /** TTLs in seconds, as the design sets them. */
 export const TTL = {

@@ -56,13 +56,18 @@ const bytes = (text: string) => [...Buffer.from(text)];
 /**
  * An `aws:kafka` event as MSK's event-source mapping delivers it, with events/msk-user-events.json
  * as the envelope: records spread over `partitions` partitions, base64 key and value, the
- * correlation id as a byte-array header. `nextOffset` keeps offsets rising across batches.
+ * correlation id as a byte-array header (and the possible-duplicate mark when asked).
+ * `nextOffset` keeps offsets rising across batches.
  */
 export const mskEventOf = (
   topic: string,
   events: readonly AnalyticsEvent[],
   nextOffset: Map<number, number>,
-  { partitions = 3, correlationId = 'bench' }: { partitions?: number; correlationId?: string } = {},
+  {
+    partitions = 3,
+    correlationId = 'bench',
+    possibleDuplicate = false,
+  }: { partitions?: number; correlationId?: string; possibleDuplicate?: boolean } = {},
 ): MSKEvent => {
   const template = loadEvent<MSKEvent>('msk-user-events.json');
   const records: Record<string, MSKRecord[]> = {};
@@ -80,7 +85,11 @@ export const mskEventOf = (
       timestampType: 'CREATE_TIME',
       key: Buffer.from(String(event.userId ?? event.eventId)).toString('base64'),
       value: Buffer.from(JSON.stringify(event)).toString('base64'),
-      headers: [{ 'x-correlation-id': bytes(correlationId) }],
+      headers: [
+        { 'x-correlation-id': bytes(correlationId) },
+        // As the fallback drain and the producer's re-send after a reset mark their records.
+        ...(possibleDuplicate ? [{ 'x-narad-possible-duplicate': bytes('1') }] : []),
+      ],
     });
   });
   return { ...template, records };

@@ -1,4 +1,5 @@
-import { dailyKeys } from '../keys.ts';
+import { ValidationError } from '../errors.ts';
+import { dailyKeys, isIdentifier } from '../keys.ts';
 import type { AnalyticsEvent } from './schema.ts';
 
 /** What one batch of events adds to the daily counters, summed per key before any I/O. */
@@ -11,10 +12,42 @@ export interface DailyIncrements {
 
 const ACTION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
-/** The UTC day of an event: its own timestamp, else the record's. */
-export const dayOf = (event: AnalyticsEvent, recordTimestamp: number): string => {
-  const parsed = Date.parse(event.timestamp);
-  return new Date(Number.isNaN(parsed) ? recordTimestamp : parsed).toISOString().slice(0, 10);
+/** The UTC calendar day (YYYY-MM-DD) of an epoch-ms time, when it has one (years 0-9999). */
+const calendarDay = (ms: number): string | undefined => {
+  if (!Number.isFinite(ms)) return undefined;
+  const date = new Date(ms);
+  const year = date.getUTCFullYear();
+  return Number.isNaN(year) || year < 0 || year > 9999
+    ? undefined
+    : date.toISOString().slice(0, 10);
+};
+
+/**
+ * The UTC day of an event: its own timestamp, else (unreadable, or not a calendar day) the
+ * record's; undefined when neither gives one (such an event is refused, never counted).
+ */
+export const dayOf = (event: AnalyticsEvent, recordTimestamp: number): string | undefined => {
+  const own = typeof event.timestamp === 'string' ? Date.parse(event.timestamp) : Number.NaN;
+  return calendarDay(own) ?? calendarDay(recordTimestamp);
+};
+
+/**
+ * Why an analytics record cannot be counted (it is dead-lettered alone), or undefined. Checked
+ * for every record before anything is written, so one bad record never fails its batch.
+ */
+export const problemOfEvent = (value: unknown, recordTimestamp: number): string | undefined => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return 'value is not an event (an object with a string "type")';
+  const event = value as AnalyticsEvent;
+  if (typeof event.type !== 'string')
+    return 'value is not an event (an object with a string "type")';
+  if (!isIdentifier(event.eventId))
+    return 'eventId must be 1-128 characters of A-Z a-z 0-9 _ . @ + - (it is how a copy of the event is recognised)';
+  if (!Number.isSafeInteger(recordTimestamp))
+    return `the record has no usable timestamp (${String(recordTimestamp).slice(0, 40)})`;
+  if (dayOf(event, recordTimestamp) === undefined)
+    return `neither the event's timestamp (${JSON.stringify(event.timestamp)?.slice(0, 40)}) nor the record's (${recordTimestamp}) is a time with a calendar day`;
+  return undefined;
 };
 
 /**
@@ -34,7 +67,13 @@ export const aggregateDaily = (
     sets.set(key, set);
   };
   for (const { event, recordTimestamp } of events) {
-    const keys = dailyKeys(dayOf(event, recordTimestamp));
+    const day = dayOf(event, recordTimestamp);
+    // Unreachable for records that passed problemOfEvent; never guess a day.
+    if (day === undefined)
+      throw new ValidationError(
+        `event ${event.eventId} has no calendar day; check it with problemOfEvent first`,
+      );
+    const keys = dailyKeys(day);
     add(keys.totalEvents);
     if (event.type === 'USER_ACTION') {
       add(keys.userActions);

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { RedisCommandError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
-import { RECENT_ACTIVITY_LIMIT, TTL, userKeys } from '../keys.ts';
+import { analyticsDedupKeys, RECENT_ACTIVITY_LIMIT, TTL, userKeys } from '../keys.ts';
 import { loggableError, logger } from '../log.ts';
 import { classifyRedisError } from '../redis/errors.ts';
 import { runScript } from '../redis/scripts.ts';
@@ -11,10 +11,16 @@ import { USER_EVENTS_TOPIC } from '../topics.ts';
 import { aggregateDaily } from './aggregate.ts';
 import {
   APPLY_ANALYTICS_BATCH,
-  decodeVerdicts,
+  decodeReply,
   encodeBatch,
   type PartitionIncrements,
 } from './batch-script.ts';
+import {
+  currentRecentKey,
+  HOLD_TTL_SECONDS,
+  RECENT_TTL_SECONDS,
+  recentWindowKeys,
+} from './dedup.ts';
 import type { AnalyticsEvent, TrackedEvent } from './schema.ts';
 
 export { SYSTEM_EVENTS_TOPIC, USER_EVENTS_TOPIC } from '../topics.ts';
@@ -90,8 +96,17 @@ export const appliedOffsetKey = (cluster: string, topic: string, partition: numb
   `analytics:applied:${createHash('sha1').update(cluster).digest('hex').slice(0, 12)}:${topic}:${partition}`;
 export const APPLIED_OFFSET_TTL_SECONDS = 8 * 86_400;
 
-/** Requests per batch before giving up on a partition whose applied offset keeps moving. */
-const MAX_ROUNDS = 3;
+/** Requests per batch before giving up (a hold found, then an overlap, is the most it needs). */
+const MAX_ROUNDS = 4;
+
+/** One record of a slice: an event at an offset. */
+export interface SliceEvent {
+  offset: number;
+  event: AnalyticsEvent;
+  recordTimestamp: number;
+  /** The record carries POSSIBLE_DUPLICATE_HEADER: it is checked by its eventId. */
+  possibleDuplicate?: boolean;
+}
 
 /** One partition's events of a batch, in offset order. */
 export interface AnalyticsSlice {
@@ -102,7 +117,7 @@ export interface AnalyticsSlice {
   /** The offsets the slice covers, records that were not events (dead-lettered) included. */
   firstOffset: number;
   lastOffset: number;
-  events: Array<{ offset: number; event: AnalyticsEvent; recordTimestamp: number }>;
+  events: SliceEvent[];
 }
 
 export interface AppliedBatch {
@@ -110,7 +125,11 @@ export interface AppliedBatch {
   applied: string[];
   /** Ranges that had been counted already (a redelivery): nothing changed for them. */
   alreadyApplied: string[];
-  /** Redis requests it took: 1, or 2 when a redelivery overlapped what was applied. */
+  /** Ranges counted although at or below the applied offset: their log was recreated. */
+  reset: string[];
+  /** Events not counted because a copy of them (same eventId) was. */
+  duplicates: number;
+  /** Redis requests it took: 1, or more when a hold or an overlap needed a closer look. */
   requests: number;
 }
 
@@ -118,19 +137,101 @@ const rangeOf = ({ topic, partition, firstOffset, lastOffset }: AnalyticsSlice) 
   `${topic}-${partition}:${firstOffset}-${lastOffset}`;
 
 /**
- * Counts a batch exactly once per record: each partition's increments and its applied offset
- * in ONE atomic script, all partitions in ONE request. Records at or below a partition's
- * applied offset (a redelivery, whole or overlapping) change nothing; when a batch overlaps
- * the applied offset, the records after it are counted in a second request.
- * @throws RedisUnavailableError / RedisCommandError when Redis fails (nothing or all of a
- *   partition was applied: the retry is safe).
+ * The events of `slices` whose eventId an earlier record of the batch has too (all partitions,
+ * each in offset order): only the first is ever counted, so the later ones are left out.
+ */
+const laterCopies = (slices: readonly AnalyticsSlice[]): Set<SliceEvent> => {
+  const seen = new Set<string>();
+  const later = new Set<SliceEvent>();
+  for (const slice of slices)
+    for (const item of slice.events) {
+      if (seen.has(item.event.eventId)) later.add(item);
+      seen.add(item.event.eventId);
+    }
+  return later;
+};
+
+const partOf = (
+  slice: AnalyticsSlice,
+  leftOut: ReadonlySet<SliceEvent>,
+  held: ReadonlySet<string>,
+): PartitionIncrements => {
+  const counted = slice.events.filter((item) => !leftOut.has(item));
+  const checked = (item: SliceEvent) =>
+    item.possibleDuplicate === true || held.has(item.event.eventId);
+  const plain = counted.filter((item) => !checked(item));
+  const [first] = slice.events;
+  return {
+    appliedKey: appliedOffsetKey(slice.cluster, slice.topic, slice.partition),
+    firstOffset: slice.firstOffset,
+    lastOffset: slice.lastOffset,
+    firstEventOffset: first?.offset ?? slice.firstOffset,
+    firstEventTimestamp: first?.recordTimestamp ?? 0,
+    newestTimestamp: Math.max(...slice.events.map((item) => item.recordTimestamp)),
+    plain: plain.map(({ event }) => ({
+      eventId: event.eventId,
+      holdKey: analyticsDedupKeys.hold(event.eventId),
+    })),
+    increments: aggregateDaily(plain),
+    toCheck: counted.filter(checked).map((item) => ({
+      eventId: item.event.eventId,
+      holdKey: analyticsDedupKeys.hold(item.event.eventId),
+      increments: aggregateDaily([item]),
+    })),
+  };
+};
+
+const SCRIPT_TTLS = {
+  data: TTL.dailyStats,
+  applied: APPLIED_OFFSET_TTL_SECONDS,
+  hold: HOLD_TTL_SECONDS,
+  recent: RECENT_TTL_SECONDS,
+};
+
+/**
+ * One request of applyAnalyticsBatch: the script's KEYS and ARGV for `slices` at `now`, the
+ * events of `held` among those to check. (The benchmark counts what the script runs with it.)
+ */
+export const analyticsBatchRequest = (
+  slices: readonly AnalyticsSlice[],
+  now: number,
+  held: ReadonlySet<string> = new Set(),
+  leftOut: ReadonlySet<SliceEvent> = laterCopies(slices),
+): { keys: string[]; args: string[] } =>
+  encodeBatch(
+    slices.map((slice) => partOf(slice, leftOut, held)),
+    SCRIPT_TTLS,
+    { current: currentRecentKey(now), window: recentWindowKeys(now) },
+  );
+
+/**
+ * Counts a batch exactly once per record and once per eventId: each partition's increments and
+ * its applied offset in ONE atomic script, all partitions in ONE request (batch-script.ts).
+ * Records at or below a partition's applied offset (a redelivery, whole or overlapping) change
+ * nothing, unless the log was recreated (its offsets start again: the first record is newer
+ * than everything applied); a second copy of a counted event at a new offset changes nothing
+ * (dedup.ts). When a batch overlaps the applied offset, or an event has a hold, the script
+ * changes nothing for it and the rest is sent in a further request. The records must have
+ * passed problemOfEvent.
+ * @throws RedisUnavailableError / RedisCommandError when Redis fails or refuses the batch
+ *   (nothing of it was applied: the retry is safe).
  */
 export const applyAnalyticsBatch = async (
   services: Pick<Services, 'redis'>,
   slices: readonly AnalyticsSlice[],
+  { now = Date.now() }: { now?: number } = {},
 ): Promise<AppliedBatch> => {
   const client = redisOf(services).client;
-  const outcome: AppliedBatch = { applied: [], alreadyApplied: [], requests: 0 };
+  const outcome: AppliedBatch = {
+    applied: [],
+    alreadyApplied: [],
+    reset: [],
+    duplicates: 0,
+    requests: 0,
+  };
+  const leftOut = laterCopies(slices);
+  outcome.duplicates += leftOut.size;
+  const held = new Set<string>();
   let pending = slices.filter((slice) => slice.events.length > 0);
   while (pending.length > 0) {
     if (outcome.requests === MAX_ROUNDS) {
@@ -138,16 +239,7 @@ export const applyAnalyticsBatch = async (
         `the applied offset of ${pending.map(rangeOf).join(', ')} kept moving during the batch: is a second consumer applying the same partitions?`,
       );
     }
-    const parts: PartitionIncrements[] = pending.map((slice) => ({
-      appliedKey: appliedOffsetKey(slice.cluster, slice.topic, slice.partition),
-      firstOffset: slice.firstOffset,
-      lastOffset: slice.lastOffset,
-      increments: aggregateDaily(slice.events),
-    }));
-    const { keys, args } = encodeBatch(parts, {
-      data: TTL.dailyStats,
-      applied: APPLIED_OFFSET_TTL_SECONDS,
-    });
+    const { keys, args } = analyticsBatchRequest(pending, now, held, leftOut);
     let reply: unknown;
     try {
       reply = await runScript(client, APPLY_ANALYTICS_BATCH, keys, args);
@@ -155,10 +247,17 @@ export const applyAnalyticsBatch = async (
       throw classifyRedisError(error);
     }
     outcome.requests += 1;
+    const decoded = decodeReply(reply, pending.length);
+    if (decoded.outcome === 'held') {
+      for (const id of decoded.eventIds) held.add(id);
+      continue;
+    }
+    outcome.duplicates += decoded.duplicates;
     const next: AnalyticsSlice[] = [];
-    decodeVerdicts(reply, parts.length).forEach((verdict, i) => {
+    decoded.verdicts.forEach((verdict, i) => {
       const slice = pending[i] as AnalyticsSlice;
       if (verdict.status === 'applied') outcome.applied.push(rangeOf(slice));
+      else if (verdict.status === 'reset') outcome.reset.push(rangeOf(slice));
       else if (verdict.status === 'already-applied') outcome.alreadyApplied.push(rangeOf(slice));
       else {
         const rest = slice.events.filter(({ offset }) => offset > verdict.appliedThrough);

@@ -1,4 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import {
+  analyticsEventIdOf,
+  HOLD_EVENTS_LUA,
+  holdAnalyticsEvents,
+  holdArguments,
+  holdEvents,
+} from '../analytics/dedup.ts';
 import type { Config } from '../config.ts';
 import {
   KafkaUnavailableError,
@@ -9,16 +16,19 @@ import {
   CORRELATION_ID_HEADER,
   type KafkaService,
   type OutgoingMessage,
+  POSSIBLE_DUPLICATE_HEADER,
   type SendOptions,
   type SendResult,
 } from '../kafka/producer.ts';
-import { defineScript, runScript } from '../redis/scripts.ts';
+import { defineScript, runScript, type ScriptCall } from '../redis/scripts.ts';
 import type { RedisService } from '../redis/service.ts';
+
+/** Largest number of values one RPUSH / LPUSH inside a script carries (Lua's unpack limit). */
+const PUSH_CHUNK = 1000;
 
 /** The Redis list holding messages for `topic` that Kafka could not take. */
 export const fallbackListKey = (topic: string): string => `kafka_fallback:${topic}`;
 const deadListKey = (topic: string) => `kafka_fallback_dead:${topic}`;
-const drainLockKey = (topic: string) => `kafka_fallback_lock:${topic}`;
 
 /**
  * One entry of a fallback list: the design's `{message, timestamp, originalTopic}` with the
@@ -79,6 +89,16 @@ export const sendWithFallback = async (
           ...options,
           correlationId,
           reserveMs: redis?.requestTimeoutMs ?? 0,
+          // A re-send after a producer reset may be a second copy: hold its analytics events.
+          ...(redis
+            ? {
+                beforeResend: (sent: OutgoingMessage[]) =>
+                  holdAnalyticsEvents(
+                    redis.client,
+                    sent.map((message) => message.value),
+                  ),
+              }
+            : {}),
         }),
       };
     } catch (error) {
@@ -102,7 +122,7 @@ export const sendWithFallback = async (
   const list = fallbackListKey(topic);
   try {
     // One LPUSH of many values puts the last at the head, so the oldest stays at the tail.
-    await redis.client.lpush(list, ...entries);
+    await park(redis, list, entries);
   } catch (error) {
     const redisProblem = error instanceof Error ? error.message : String(error);
     throw notAccepted(
@@ -115,20 +135,232 @@ export const sendWithFallback = async (
   return { path: 'fallback', list, correlationId };
 };
 
+// KEYS: the list, then the hold window and holds (dedup.ts holdArguments). ARGV: id count,
+// then holdArguments' ARGV, then the entries. Holds the analytics events among the entries
+// and LPUSHes them, in one step: the send that failed may have reached the broker, and the
+// copy the drain makes later must be recognised as a second one (lib/analytics/dedup.ts).
+const PARK_HELD = defineScript({
+  name: 'park held analytics events',
+  lua: `#!lua flags=allow-key-locking${HOLD_EVENTS_LUA}
+local idCount, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local windowKeys, holdKeys, ids = {}, {}, {}
+for i = 1, window do windowKeys[i] = KEYS[1 + i] end
+for i = 1, idCount do
+  ids[i] = ARGV[3 + i]
+  holdKeys[i] = KEYS[1 + window + i]
+end
+holdEvents(windowKeys, holdKeys, ids, ARGV[3])
+for from = 4 + idCount, #ARGV, ${PUSH_CHUNK} do
+  redis.call('LPUSH', KEYS[1], unpack(ARGV, from, math.min(from + ${PUSH_CHUNK - 1}, #ARGV)))
+end
+return redis.call('LLEN', KEYS[1])`,
+  emulate: (call, [list = '', ...keys], [idCount = '0', window = '0', ttl = '', ...rest]) => {
+    const size = Number(window);
+    const ids = rest.slice(0, Number(idCount));
+    holdEvents(call, keys.slice(0, size), keys.slice(size), ids, ttl);
+    const entries = rest.slice(ids.length);
+    for (let from = 0; from < entries.length; from += PUSH_CHUNK) {
+      call('LPUSH', list, ...entries.slice(from, from + PUSH_CHUNK));
+    }
+    return call('LLEN', list);
+  },
+});
+
+/** LPUSHes the entries; holds the analytics events among them in the same step. */
+const park = async (redis: RedisService, list: string, entries: FallbackEntry[]) => {
+  const ids = [
+    ...new Set(
+      entries.map((entry) => analyticsEventIdOf(entry.message)).filter((id) => id !== undefined),
+    ),
+  ];
+  if (ids.length === 0) {
+    await redis.client.lpush(list, ...entries);
+    return;
+  }
+  const hold = holdArguments(ids, Date.now());
+  await runScript(
+    redis.client,
+    PARK_HELD,
+    [list, ...hold.keys],
+    [ids.length, ...hold.args, ...entries.map((entry) => JSON.stringify(entry))],
+  );
+};
+
 const isEntry = (value: unknown): value is FallbackEntry =>
   typeof value === 'object' &&
   value !== null &&
   'message' in value &&
   typeof (value as FallbackEntry).originalTopic === 'string';
 
-// Compare-and-act on the lock, so a drain never extends or releases a lock it no longer holds.
-const EXTEND_LOCK = defineScript({
-  name: 'extend drain lock',
+// --- the drain: a lock, and for each batch a list of the drain's own -------------------------
+//
+// A drain holds the topic's lock (one drain at a time keeps the replay oldest first) and moves
+// each batch, atomically and only while it holds the lock, from the tail of the fallback list
+// to a list of its own (`kafka_fallback_sending:<topic>:<token>`) before sending it. Whatever
+// happens to the lock afterwards (it expires during a slow send, another drain takes over),
+// no other drain sees those entries, and the drain removes only its own list once Kafka
+// acknowledged it: it can neither send another drain's entries nor delete messages parked
+// meanwhile. While the drain is alive it renews its lock and a lease on its list; the list of
+// a drain that died (its lease ran out) is put back at the tail of the fallback list by the
+// next drain, and sent again.
+
+const drainLockKey = (topic: string) => `kafka_fallback_lock:${topic}`;
+/** The list of entries one drain (its lock token) took and is sending. */
+export const drainSendingKey = (topic: string, token: string): string =>
+  `kafka_fallback_sending:${topic}:${token}`;
+/** The tokens of the drains that have a sending list for `topic` (to find a dead one's). */
+export const drainSendersKey = (topic: string): string => `kafka_fallback_senders:${topic}`;
+/** Exists while the drain of `token` is alive (renewed with its lock). */
+const drainLeaseKey = (topic: string, token: string) => `kafka_fallback_lease:${topic}:${token}`;
+
+const luaMoveBack = `
+local function moveBack(sending, list)
+  local taken = redis.call('LRANGE', sending, 0, -1)
+  for from = #taken, 1, -${PUSH_CHUNK} do
+    local chunk = {}
+    for i = from, math.max(1, from - ${PUSH_CHUNK - 1}), -1 do chunk[#chunk + 1] = taken[i] end
+    redis.call('RPUSH', list, unpack(chunk))
+  end
+  redis.call('DEL', sending)
+  return #taken
+end`;
+
+/** The sending list back to the tail of the fallback list, oldest at the very tail. */
+const moveBack = (call: ScriptCall, sending: string, list: string): number => {
+  const taken = call('LRANGE', sending, 0, -1) as string[];
+  for (let from = taken.length; from >= 1; from -= PUSH_CHUNK) {
+    const chunk = taken.slice(Math.max(0, from - PUSH_CHUNK), from).reverse();
+    call('RPUSH', list, ...chunk);
+  }
+  call('DEL', sending);
+  return taken.length;
+};
+
+// KEYS: list, sending, lock, senders, lease. ARGV: token, batch size, lock seconds, lease ms.
+// Moves up to batch-size entries from the list's tail (the oldest) to the sending list, oldest
+// first, only while the lock is the caller's. Replies how many (-1: the lock is not the caller's).
+const TAKE_BATCH = defineScript({
+  name: 'take a drain batch',
   lua: `#!lua flags=allow-key-locking
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) else return 0 end`,
-  emulate: (call, [lock = ''], [token = '', seconds = '']) =>
-    call('GET', lock) === token ? call('EXPIRE', lock, seconds) : 0,
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
+local batch = redis.call('LRANGE', KEYS[1], -tonumber(ARGV[2]), -1)
+if #batch == 0 then return 0 end
+for from = #batch, 1, -${PUSH_CHUNK} do
+  local chunk = {}
+  for i = from, math.max(1, from - ${PUSH_CHUNK - 1}), -1 do chunk[#chunk + 1] = batch[i] end
+  redis.call('RPUSH', KEYS[2], unpack(chunk))
+end
+redis.call('LTRIM', KEYS[1], 0, -(#batch + 1))
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('SET', KEYS[5], '1', 'PX', ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+return #batch`,
+  emulate: (
+    call,
+    [list = '', sending = '', lock = '', senders = '', lease = ''],
+    [token = '', size = '0', lockSeconds = '', leaseMs = ''],
+  ) => {
+    if (call('GET', lock) !== token) return -1;
+    const batch = call('LRANGE', list, -Number(size), -1) as string[];
+    if (batch.length === 0) return 0;
+    for (let from = batch.length; from >= 1; from -= PUSH_CHUNK) {
+      call('RPUSH', sending, ...batch.slice(Math.max(0, from - PUSH_CHUNK), from).reverse());
+    }
+    call('LTRIM', list, 0, -(batch.length + 1));
+    call('SADD', senders, token);
+    call('SET', lease, '1', 'PX', leaseMs);
+    call('EXPIRE', lock, lockSeconds);
+    return batch.length;
+  },
 });
+
+// KEYS: sending, senders, lease, dead list. ARGV: token, then the 0-based positions (in the
+// sending list) of entries that are not fallback entries. Kafka acknowledged the rest: the
+// sending list goes, those entries move to the dead list. The caller's own list: no lock needed.
+const FINISH_BATCH = defineScript({
+  name: 'finish a drain batch',
+  lua: `#!lua flags=allow-key-locking
+local taken = redis.call('LRANGE', KEYS[1], 0, -1)
+for i = 2, #ARGV do
+  local value = taken[tonumber(ARGV[i]) + 1]
+  if value then redis.call('LPUSH', KEYS[4], value) end
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('DEL', KEYS[3])
+return 1`,
+  emulate: (
+    call,
+    [sending = '', senders = '', lease = '', dead = ''],
+    [token = '', ...malformed],
+  ) => {
+    const taken = call('LRANGE', sending, 0, -1) as string[];
+    for (const index of malformed) {
+      const value = taken[Number(index)];
+      if (value !== undefined) call('LPUSH', dead, value);
+    }
+    call('DEL', sending);
+    call('SREM', senders, token);
+    call('DEL', lease);
+    return 1;
+  },
+});
+
+// KEYS: list, sending, senders, lease. ARGV: token. Kafka did not take the batch: it goes back
+// to the tail of the list, in order, for the next drain.
+const RETURN_BATCH = defineScript({
+  name: 'return a drain batch',
+  lua: `#!lua flags=allow-key-locking${luaMoveBack}
+local moved = moveBack(KEYS[2], KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[4])
+return moved`,
+  emulate: (call, [list = '', sending = '', senders = '', lease = ''], [token = '']) => {
+    const moved = moveBack(call, sending, list);
+    call('SREM', senders, token);
+    call('DEL', lease);
+    return moved;
+  },
+});
+
+// KEYS: list, the dead drain's sending list, senders, its lease, lock. ARGV: the caller's
+// token, the dead drain's token. Only the lock holder recovers, and only a list whose lease ran
+// out (its drain stopped renewing it): its entries go back to the tail, to be sent again.
+const RECOVER_BATCH = defineScript({
+  name: 'recover a dead drain batch',
+  lua: `#!lua flags=allow-key-locking${luaMoveBack}
+if redis.call('GET', KEYS[5]) ~= ARGV[1] then return -1 end
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+local moved = moveBack(KEYS[2], KEYS[1])
+redis.call('SREM', KEYS[3], ARGV[2])
+return moved`,
+  emulate: (
+    call,
+    [list = '', sending = '', senders = '', lease = '', lock = ''],
+    [token = '', dead = ''],
+  ) => {
+    if (call('GET', lock) !== token) return -1;
+    if (call('EXISTS', lease) === 1) return 0;
+    const moved = moveBack(call, sending, list);
+    call('SREM', senders, dead);
+    return moved;
+  },
+});
+
+// KEYS: lock, lease. ARGV: token, lock seconds, lease ms. Renews the lock while it is the
+// caller's (replies 1, else 0) and the lease on the caller's sending list while it exists.
+const RENEW = defineScript({
+  name: 'renew drain lock and lease',
+  lua: `#!lua flags=allow-key-locking
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+return 0`,
+  emulate: (call, [lock = '', lease = ''], [token = '', seconds = '', leaseMs = '']) => {
+    if (call('EXISTS', lease) === 1) call('PEXPIRE', lease, leaseMs);
+    return call('GET', lock) === token ? call('EXPIRE', lock, seconds) : 0;
+  },
+});
+
 const RELEASE_LOCK = defineScript({
   name: 'release drain lock',
   lua: `#!lua flags=allow-key-locking
@@ -143,6 +375,8 @@ export interface DrainResult {
   /** Entries that were not fallback entries; moved aside to kafka_fallback_dead:<topic>. */
   deadLettered: number;
   remaining: number;
+  /** Entries of drains that died, put back in the list (and sent again) by this drain. */
+  recovered?: number;
   /** Why the drain stopped early, when it did. */
   stoppedBecause?: string;
 }
@@ -151,6 +385,8 @@ export interface DrainOptions {
   batchSize?: number;
   lockSeconds?: number;
 }
+
+const LOCK_LOST = 'the drain lock expired; another drain may have taken over';
 
 const drainTopic = async (
   kafka: KafkaService,
@@ -161,74 +397,124 @@ const drainTopic = async (
   const client = redis.client;
   const list = fallbackListKey(topic);
   const lock = drainLockKey(topic);
+  const senders = drainSendersKey(topic);
   const token = randomUUID();
+  const sending = drainSendingKey(topic, token);
+  const lease = drainLeaseKey(topic, token);
+  const leaseMs = lockSeconds * 1000;
   const result: DrainResult = { topic, sent: 0, deadLettered: 0, remaining: 0 };
   if ((await client.set(lock, token, { nx: true, ex: lockSeconds })) === null) {
     result.remaining = await client.llen(list);
     result.stoppedBecause = 'another drain of this topic is running';
     return result;
   }
+  // Renewed a few times per term, so a slow send keeps both the lock and the lease.
+  let lockHeld = true;
+  const renewal = setInterval(
+    () => {
+      runScript(client, RENEW, [lock, lease], [token, lockSeconds, leaseMs])
+        .then((renewed) => {
+          if (renewed !== 1) lockHeld = false;
+        })
+        .catch(() => undefined);
+    },
+    Math.max(100, Math.floor(leaseMs / 3)),
+  );
+  renewal.unref();
   try {
+    for (const other of await client.smembers(senders)) {
+      if (other === token) continue;
+      const moved = await runScript(
+        client,
+        RECOVER_BATCH,
+        [list, drainSendingKey(topic, other), senders, drainLeaseKey(topic, other), lock],
+        [token, other],
+      );
+      if (moved > 0) result.recovered = (result.recovered ?? 0) + moved;
+    }
     for (;;) {
-      // LPUSH adds at the head, so the oldest entries are at the tail: take them from there,
-      // and trim from there once Kafka acknowledged them. Concurrent LPUSHes never collide.
-      const batch = await client.lrange<unknown>(list, -batchSize, -1);
-      if (batch.length === 0) break;
-      const oldestFirst = batch.reverse();
-      const entries = oldestFirst.filter(isEntry);
-      const malformed = oldestFirst.filter((value) => !isEntry(value));
-      if (malformed.length > 0) await client.lpush(deadListKey(topic), ...malformed);
+      if (!lockHeld) {
+        result.stoppedBecause = LOCK_LOST;
+        break;
+      }
+      const taken = await runScript(
+        client,
+        TAKE_BATCH,
+        [list, sending, lock, senders, lease],
+        [token, batchSize, lockSeconds, leaseMs],
+      );
+      if (taken === -1) {
+        result.stoppedBecause = LOCK_LOST;
+        break;
+      }
+      if (taken === 0) break;
+      const batch = await client.lrange<unknown>(sending, 0, -1);
+      const entries = batch.filter(isEntry);
+      const malformed = batch.flatMap((value, index) => (isEntry(value) ? [] : [index]));
       if (entries.length > 0) {
         try {
+          // An earlier copy may be in Kafka (the failed send that parked them, a drain that
+          // died after the broker acknowledged them): held, then marked (dedup.ts).
+          await holdAnalyticsEvents(
+            client,
+            entries.map((entry) => entry.message),
+          );
           await kafka.sendBatch(
             topic,
             entries.map((entry) => ({
               value: entry.message,
               key: entry.key,
-              headers: entry.headers,
+              headers: { ...entry.headers, [POSSIBLE_DUPLICATE_HEADER]: '1' },
             })),
           );
         } catch (error) {
+          await runScript(client, RETURN_BATCH, [list, sending, senders, lease], [token]);
           result.stoppedBecause = error instanceof Error ? error.message : String(error);
           break;
         }
       }
-      await client.ltrim(list, 0, -(batch.length + 1));
+      await runScript(
+        client,
+        FINISH_BATCH,
+        [sending, senders, lease, deadListKey(topic)],
+        [token, ...malformed],
+      );
       result.sent += entries.length;
       result.deadLettered += malformed.length;
-      if ((await runScript(client, EXTEND_LOCK, [lock], [token, lockSeconds])) !== 1) {
-        result.stoppedBecause = 'the drain lock expired; another drain may have taken over';
-        break;
-      }
     }
   } finally {
+    clearInterval(renewal);
     await runScript(client, RELEASE_LOCK, [lock], [token]).catch(() => undefined);
   }
   result.remaining = await client.llen(list);
   return result;
 };
 
-/** The topics that have a fallback list. */
+/** The topics that have a fallback list, or entries a drain took and has not finished. */
 export const fallbackTopics = async (redis: RedisService): Promise<string[]> => {
   const topics: string[] = [];
-  let cursor: string | number = '0';
-  do {
-    const [next, keys]: [string | number, string[]] = await redis.client.scan(cursor, {
-      match: 'kafka_fallback:*',
-      count: 500,
-    });
-    topics.push(...keys.map((key) => key.slice('kafka_fallback:'.length)));
-    cursor = next;
-  } while (String(cursor) !== '0');
+  for (const prefix of ['kafka_fallback:', 'kafka_fallback_senders:']) {
+    let cursor: string | number = '0';
+    do {
+      const [next, keys]: [string | number, string[]] = await redis.client.scan(cursor, {
+        match: `${prefix}*`,
+        count: 500,
+      });
+      topics.push(...keys.map((key) => key.slice(prefix.length)));
+      cursor = next;
+    } while (String(cursor) !== '0');
+  }
   return [...new Set(topics)].sort();
 };
 
 /**
  * Replays the fallback lists of `topics` to Kafka, oldest first, removing entries only after
- * the brokers acknowledged them. A drain that dies half way loses nothing (the unacknowledged
- * entries are still in the list); a per-topic lock keeps two drains from sending the same
- * entries. The scheduled drain passes PARKED_TOPICS; `npm run drain` without a topic passes
- * every list `fallbackTopics` finds.
+ * the brokers acknowledged them. A per-topic lock keeps two drains from sending at once; each
+ * batch moves to a list of the drain's own before it is sent, so a drain that lost its lock
+ * during a slow send removes only what it sent, and one that dies half way loses nothing (the
+ * next drain puts its unacknowledged batch back once its lease ran out). The scheduled drain
+ * passes PARKED_TOPICS; `npm run drain` without a topic passes every topic `fallbackTopics`
+ * finds.
  * @throws RedisUnavailableError when Redis cannot be read (nothing was moved).
  */
 export const drainFallback = async (

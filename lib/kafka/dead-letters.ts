@@ -24,9 +24,18 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 /** How long an attempt count is kept: far longer than any retry sequence of a mapping. */
 export const ATTEMPTS_TTL_SECONDS = 86_400;
 
-/** The Redis key counting the attempts of one consumer at one record. */
-export const attemptsKey = (consumer: string, { topic, partition, offset }: RecordPosition) =>
-  `dlq:attempts:${consumer}:${topic}:${partition}:${offset}`;
+/**
+ * The Redis key counting the attempts of one consumer at one record. A topic deleted and
+ * created again (or a broker whose data was wiped) starts its offsets at 0 again, so the
+ * position alone would hand the new record at an offset the attempts of the old one: the
+ * record's timestamp, which a redelivery keeps and a new record almost never shares, is part
+ * of the key.
+ */
+export const attemptsKey = (
+  consumer: string,
+  { topic, partition, offset, timestamp }: RecordPosition & { timestamp?: unknown },
+) =>
+  `dlq:attempts:${consumer}:${topic}:${partition}:${offset}:${typeof timestamp === 'number' && Number.isFinite(timestamp) ? timestamp : 'none'}`;
 
 interface RecordPosition {
   topic: string;
@@ -155,7 +164,7 @@ export type Settlement =
 const countAttempt = async (
   redis: RedisService,
   consumer: string,
-  record: RecordPosition,
+  record: SourceRecord,
 ): Promise<number> => {
   const key = attemptsKey(consumer, record);
   const [attempts] = await redis.client

@@ -12,6 +12,13 @@ import { KafkaDeliveryUnknownError, KafkaUnavailableError, ValidationError } fro
 import { classifyKafkaError, isConnectionRefused } from './errors.ts';
 
 export const CORRELATION_ID_HEADER = 'x-correlation-id';
+/**
+ * Set to `1` on a record that may be a second copy of one already in Kafka at another offset:
+ * the producer's re-send after a reset (the first attempt may have reached the broker under
+ * the old producer id), every record the fallback drain replays. Consumers that count
+ * (processAnalytics) check such records by their eventId (lib/analytics/dedup.ts).
+ */
+export const POSSIBLE_DUPLICATE_HEADER = 'x-narad-possible-duplicate';
 
 /** One message to send: a JSON value, an optional key and optional string headers. */
 export interface OutgoingMessage {
@@ -32,6 +39,13 @@ export interface SendOptions {
    * send (sendWithFallback: the fallback write). The send gives up in time for it.
    */
   reserveMs?: number;
+  /**
+   * Runs before the re-send on a new producer (after a reset), with the messages: the first
+   * attempt may have reached the broker, so the caller can tell whoever counts them that a
+   * second copy is coming (sendWithFallback holds analytics events, lib/analytics/dedup.ts).
+   * Its failure does not stop the re-send, whose copy is marked in any case.
+   */
+  beforeResend?: (messages: OutgoingMessage[]) => Promise<void>;
 }
 
 export interface SendResult {
@@ -257,17 +271,17 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
       );
     }
     const reserveMs = options.reserveMs ?? 0;
-    const attempt = () =>
+    const attempt = (batch: Message[]) =>
       withinBudget(topic, reserveMs, async (progress) => {
         const connected = await connect();
         progress.connected = true;
-        const records = await connected.send({ topic, messages, acks: -1 });
+        const records = await connected.send({ topic, messages: batch, acks: -1 });
         unreachableSince = undefined;
         return summarize(topic, list.length, correlationId, records);
       });
     const warm = producer !== undefined;
     try {
-      return await attempt();
+      return await attempt(messages);
     } catch (first) {
       const failure = classifyKafkaError(first, topic);
       // A warm producer's dropped connection looks like an outage; one fresh producer tells
@@ -284,8 +298,14 @@ export const createKafkaService = (kafka: Kafka, settings: ProducerSettings): Ka
         throw noteFailure(first, topic);
       }
       await reset();
+      await options.beforeResend?.(list).catch(() => undefined);
+      // The first attempt may have reached the broker: the new producer's copy is marked.
+      const marked = messages.map((message) => ({
+        ...message,
+        headers: { ...message.headers, [POSSIBLE_DUPLICATE_HEADER]: '1' },
+      }));
       try {
-        return await attempt();
+        return await attempt(marked);
       } catch (second) {
         throw noteFailure(second, topic);
       }

@@ -316,7 +316,7 @@ export const buildOpenApiDocument = (): OpenApiDocument => ({
         in: 'header',
         required: false,
         description:
-          "Makes a retry safe for 24 h: the same key with the same body answers exactly the first answer (202, the same orderId and body, plus `idempotent-replayed: true`) and creates nothing, whatever the order's status by now; the same key with another body (compared after parsing, so key order does not count) is a 409. A duplicate sent while the first is still being accepted waits for its answer (up to 5 s, else 409: retry). After a failed attempt (503), a retry with the key finishes the same orderId.",
+          "Makes a retry safe for 24 h. A key is the user's own (another user's same key is another key). The same key with the same body answers exactly the first answer (202, the same orderId and body, plus `idempotent-replayed: true`) and creates nothing, whatever the order's status by now; the same key with another body (compared after parsing, so key order does not count) is a 409. A duplicate sent while the first is still being accepted waits for its answer (up to 5 s, else 409: retry). After a failed attempt (503), a retry with the key finishes the same orderId.",
         schema: identifierSchema,
       },
       CorrelationId: {

@@ -2,8 +2,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ConflictError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
-import { idempotencyKey, identifier, orderKeys, TTL } from '../keys.ts';
-import { requireRedis } from '../redis/service.ts';
+import { identifier, orderIdempotencyKey, orderKeys, TTL } from '../keys.ts';
+import { defineScript, runScript } from '../redis/scripts.ts';
+import { type RedisService, requireRedis } from '../redis/service.ts';
 import type { Services } from '../services.ts';
 import { ORDERS_TOPIC } from '../topics.ts';
 import { checkOrderTotals, type OrderStep } from './order-step.ts';
@@ -39,7 +40,7 @@ const redisOf = (services: Pick<Services, 'redis'>) => requireRedis(services, 'o
 const fingerprint = (request: OrderRequest) =>
   createHash('sha256').update(JSON.stringify(request)).digest('base64url');
 
-/** `idempotency:orders:<key>`: claimed before the order is created, answered once it was. */
+/** `idempotency:orders:<userId>:<key>`: claimed before the order is created, answered once it was. */
 interface IdempotencyRecord {
   orderId: string;
   fingerprint: string;
@@ -48,6 +49,39 @@ interface IdempotencyRecord {
   /** The first answer; absent while the first request is still creating the order. */
   answer?: OrderAnswer;
 }
+
+// KEYS: the claim. ARGV: the claim as the caller read it (its JSON), the claim to write, TTL.
+// Compare-and-set: of several retries that read the same abandoned claim, one replaces it.
+const REPLACE_CLAIM = defineScript({
+  name: 'replace an idempotency claim',
+  lua: `#!lua flags=allow-key-locking
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1`,
+  emulate: (call, [claim = ''], [expected = '', next = '', seconds = '']) => {
+    if (call('GET', claim) !== expected) return 0;
+    call('SET', claim, next, 'EX', seconds);
+    return 1;
+  },
+});
+
+/**
+ * Replaces the claim `read` with `next` unless someone changed it since it was read; true when
+ * it did. Claims are written only here and by @upstash/redis (JSON.stringify), and JSON.parse
+ * keeps the order of keys, so `read` stringifies back to the text stored.
+ */
+const replaceClaim = async (
+  redis: RedisService,
+  claim: string,
+  read: IdempotencyRecord,
+  next: IdempotencyRecord,
+): Promise<boolean> =>
+  (await runScript(
+    redis.client,
+    REPLACE_CLAIM,
+    [claim],
+    [JSON.stringify(read), JSON.stringify(next), TTL.idempotency],
+  )) === 1;
 
 /**
  * Stores the pending state (the design's `order:{id}:processing`, EX 300) and the order's
@@ -121,8 +155,9 @@ const acceptClaimed = async (
   try {
     accepted = await acceptOrder(services, record.orderId, request, correlationId);
   } catch (error) {
+    // Only while the claim is still this request's: a retry may have taken it over meanwhile.
     const abandoned: IdempotencyRecord = { ...record, claimedAt: 0 };
-    await redis.set(claim, abandoned, { EX: TTL.idempotency }).catch(() => undefined);
+    await replaceClaim(redis, claim, record, abandoned).catch(() => undefined);
     throw error;
   }
   const answer: OrderAnswer = { orderId: accepted.orderId, status: accepted.status };
@@ -138,12 +173,13 @@ const acceptClaimed = async (
  * Accepts an order: stores its pending state (EX 300) and sends it to `orders` (or, while
  * Kafka is down, to the fallback list).
  *
- * With an Idempotency-Key (kept 24 h): the first request claims the key (SET NX) with the
- * orderId it is about to create; a retry with the same body gets the first answer and creates
+ * With an Idempotency-Key (kept 24 h, per user: another user's same key is another claim): the
+ * first request claims the key (SET NX) with the orderId it is about to create; a retry with the same body gets the first answer and creates
  * nothing; the same key with another body is a ConflictError. A duplicate arriving while the
  * first is still at work waits up to IDEMPOTENCY_WAIT_MS for its answer (then ConflictError:
  * retry later); a claim whose request failed, or that was left unanswered for
- * IDEMPOTENCY_TAKEOVER_MS (its function died), is finished by the retry under the same orderId.
+ * IDEMPOTENCY_TAKEOVER_MS (its function died), is finished under the same orderId by the one
+ * retry whose compare-and-set replaced it (the others wait for its answer).
  * @throws ValidationError for a malformed Idempotency-Key, ConflictError as above,
  *   RedisUnavailableError / MessageNotAcceptedError when the order could not be stored or sent.
  */
@@ -153,7 +189,10 @@ export const createOrder = async (
   { idempotencyKey: clientKey, correlationId }: { idempotencyKey?: string; correlationId: string },
 ): Promise<AcceptedOrder> => {
   if (clientKey === undefined) return acceptOrder(services, randomUUID(), request, correlationId);
-  const claim = idempotencyKey('orders', identifier('Idempotency-Key', clientKey));
+  const claim = orderIdempotencyKey(
+    identifier('userId', request.userId),
+    identifier('Idempotency-Key', clientKey),
+  );
   const redis = redisOf(services);
   const print = fingerprint(request);
   const waitUntil = Date.now() + IDEMPOTENCY_WAIT_MS;
@@ -175,8 +214,11 @@ export const createOrder = async (
     if (earlier?.answer) return { ...earlier.answer, replayed: true };
     if (earlier && Date.now() - earlier.claimedAt > IDEMPOTENCY_TAKEOVER_MS) {
       const taken: IdempotencyRecord = { ...earlier, claimedAt: Date.now() };
-      await redis.set(claim, taken, { EX: TTL.idempotency });
-      return acceptClaimed(services, claim, taken, request, correlationId);
+      if (await replaceClaim(redis, claim, earlier, taken)) {
+        return acceptClaimed(services, claim, taken, request, correlationId);
+      }
+      // Another retry took it over first: wait for its answer like any concurrent duplicate.
+      continue;
     }
     // Still being created by a concurrent request (or expired a moment ago: claim again).
     if (Date.now() > waitUntil) {

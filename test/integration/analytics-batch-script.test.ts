@@ -101,36 +101,83 @@ const sameState = (real: Record<string, KeyState>, mirror: Record<string, KeySta
 
 // --- Lua and mirror side by side --------------------------------------------------------------
 
-const ttls = { data: 7_776_000, applied: APPLIED_OFFSET_TTL_SECONDS };
+const ttls = { data: 7_776_000, applied: APPLIED_OFFSET_TTL_SECONDS, hold: 600, recent: 300 };
+const T0 = 1_764_230_400_000;
 
-/** A batch of 1-3 partitions over a small pool of keys, with optional earlier applied offsets. */
+const incrementsArbitrary = fc.record({
+  counters: fc.uniqueArray(
+    fc.tuple(fc.constantFrom('c1', 'c2', 'c3', 'c4'), fc.integer({ min: 1, max: 10_000 })),
+    { selector: ([key]) => key, maxLength: 4 },
+  ),
+  sets: fc.uniqueArray(
+    fc.tuple(
+      fc.constantFrom('s1', 's2'),
+      fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'u:1', 'user 2', '42'), { minLength: 1 }),
+    ),
+    { selector: ([key]) => key, maxLength: 2 },
+  ),
+});
+
+const eventIdArbitrary = fc.constantFrom('e1', 'e2', 'e3', 'e4', 'e5', 'e6');
+
+/**
+ * A batch of 1-3 partitions over a small pool of keys and event ids; earlier applied offsets
+ * (with or without a timestamp), holds and recent traces; and now and then a key of the wrong
+ * type, so the error path (nothing written) is compared too.
+ */
 const batchArbitrary = fc.record({
   partitions: fc.array(
     fc.record({
-      appliedBefore: fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined }),
+      appliedBefore: fc.option(
+        fc.record({
+          offset: fc.integer({ min: 0, max: 60 }),
+          timestamp: fc.option(fc.integer({ min: 0, max: 100 }), { nil: undefined }),
+        }),
+        { nil: undefined },
+      ),
       first: fc.integer({ min: 0, max: 50 }),
       length: fc.integer({ min: 0, max: 30 }),
-      counters: fc.uniqueArray(
-        fc.tuple(fc.constantFrom('c1', 'c2', 'c3', 'c4'), fc.integer({ min: 1, max: 10_000 })),
-        { selector: ([key]) => key, maxLength: 4 },
-      ),
-      sets: fc.uniqueArray(
-        fc.tuple(
-          fc.constantFrom('s1', 's2'),
-          fc.uniqueArray(fc.constantFrom('a', 'b', 'c', 'u:1', 'user 2', '42'), {
-            minLength: 1,
-          }),
-        ),
-        { selector: ([key]) => key, maxLength: 2 },
-      ),
+      firstTimestamp: fc.integer({ min: 0, max: 120 }),
+      plain: fc.uniqueArray(eventIdArbitrary, { maxLength: 3 }),
+      increments: incrementsArbitrary,
+      toCheck: fc.uniqueArray(fc.tuple(eventIdArbitrary, incrementsArbitrary), {
+        selector: ([id]) => id,
+        maxLength: 2,
+      }),
     }),
     { minLength: 1, maxLength: 3 },
   ),
-  existing: fc.record({ c1: fc.option(fc.integer({ min: 0, max: 99 }), { nil: undefined }) }),
+  existing: fc.record({
+    c1: fc.option(fc.integer({ min: 0, max: 99 }), { nil: undefined }),
+    holds: fc.array(fc.tuple(eventIdArbitrary, fc.constantFrom('counted', 'held')), {
+      maxLength: 2,
+    }),
+    traced: fc.uniqueArray(eventIdArbitrary, { maxLength: 2 }),
+    wrongType: fc.option(fc.constantFrom('c2', 's2', 'recent'), { nil: undefined, freq: 5 }),
+  }),
 });
 
+const increments = (
+  key: (name: string) => string,
+  { counters, sets }: { counters: Array<[string, number]>; sets: Array<[string, string[]]> },
+) => ({
+  counters: new Map(counters.map(([name, amount]) => [key(name), amount])),
+  sets: new Map(sets.map(([name, members]) => [key(name), new Set(members)])),
+});
+
+/** The reply, or the error message, of a call. */
+const outcomeOf = async (call: () => unknown): Promise<unknown> => {
+  try {
+    return { reply: await call() };
+  } catch (error) {
+    // @upstash/redis appends the command to the server's message.
+    const message = error instanceof Error ? error.message : String(error);
+    return { error: message.replace(/, command was: .*$/s, '') };
+  }
+};
+
 describe('the analytics batch script: Lua on Redis and its JavaScript mirror', () => {
-  it('give the same reply and leave the same keys, values and TTLs (property)', async () => {
+  it('give the same reply or error and leave the same keys, values and TTLs (property)', async () => {
     await fc.assert(
       fc.asyncProperty(batchArbitrary, async ({ partitions, existing }) => {
         const prefix = `test:batch-script:${randomUUID().slice(0, 8)}`;
@@ -139,42 +186,63 @@ describe('the analytics batch script: Lua on Redis and its JavaScript mirror', (
           made.add(full);
           return full;
         };
+        const hold = (id: string) => key(`hold:${id}`);
+        const recent = { current: key('recent'), window: [key('recent'), key('recent-before')] };
         const parts: PartitionIncrements[] = partitions.map((partition, i) => ({
           appliedKey: key(`applied:${i}`),
           firstOffset: partition.first,
           lastOffset: partition.first + partition.length,
-          increments: {
-            counters: new Map(partition.counters.map(([name, amount]) => [key(name), amount])),
-            sets: new Map(partition.sets.map(([name, members]) => [key(name), new Set(members)])),
-          },
+          firstEventOffset: partition.first,
+          firstEventTimestamp: partition.firstTimestamp,
+          newestTimestamp: partition.firstTimestamp + partition.length,
+          plain: partition.plain.map((eventId) => ({ eventId, holdKey: hold(eventId) })),
+          increments: increments(key, partition.increments),
+          toCheck: partition.toCheck.map(([eventId, own]) => ({
+            eventId,
+            holdKey: hold(eventId),
+            increments: increments(key, own),
+          })),
         }));
         const allKeys = [
           ...parts.map(({ appliedKey }) => appliedKey),
-          ...['c1', 'c2', 'c3', 'c4', 's1', 's2'].map(key),
+          ...['c1', 'c2', 'c3', 'c4', 's1', 's2', 'recent', 'recent-before'].map(key),
+          ...['e1', 'e2', 'e3', 'e4', 'e5', 'e6'].map(hold),
         ];
-        // The same starting state on both sides: earlier applied offsets, a counter with a value.
+        // The same starting state on both sides.
         const mirror = memoryRedis();
         const seed = raw.pipeline();
+        const both = (command: string, ...args: Array<string | number>) => {
+          mirror.call(command, ...args);
+          seed.eval(
+            `return redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))`,
+            [String(args[0])],
+            [command, ...args.slice(1).map(String)],
+          );
+        };
         partitions.forEach(({ appliedBefore }, i) => {
           if (appliedBefore === undefined) return;
-          const appliedKey = parts[i]?.appliedKey ?? '';
-          seed.set(appliedKey, String(appliedBefore), { ex: 600 });
-          mirror.call('SET', appliedKey, String(appliedBefore), 'EX', 600);
+          const stored =
+            appliedBefore.timestamp === undefined
+              ? String(appliedBefore.offset)
+              : `${appliedBefore.offset}:${appliedBefore.timestamp}`;
+          both('SET', parts[i]?.appliedKey ?? '', stored, 'EX', 600);
         });
-        if (existing.c1 !== undefined) {
-          seed.set(key('c1'), String(existing.c1));
-          mirror.call('SET', key('c1'), String(existing.c1));
-        }
+        if (existing.c1 !== undefined) both('SET', key('c1'), String(existing.c1));
+        for (const [id, state] of existing.holds) both('SET', hold(id), state, 'EX', 600);
+        for (const id of existing.traced) both('SADD', key('recent-before'), id);
+        if (existing.wrongType === 'c2') both('SADD', key('c2'), 'x');
+        if (existing.wrongType === 's2') both('SET', key('s2'), 'x');
+        if (existing.wrongType === 'recent') both('SET', key('recent'), 'x');
         if (seed.length() > 0) await seed.exec();
-        const { keys, args } = encodeBatch(parts, ttls);
+        const { keys, args } = encodeBatch(parts, ttls, recent);
 
-        const luaReply = await raw.eval(APPLY_ANALYTICS_BATCH.lua, keys, args);
-        const mirrorReply = APPLY_ANALYTICS_BATCH.emulate(mirror.call, keys, args);
+        const lua = await outcomeOf(() => raw.eval(APPLY_ANALYTICS_BATCH.lua, keys, args));
+        const js = await outcomeOf(() => APPLY_ANALYTICS_BATCH.emulate(mirror.call, keys, args));
 
-        expect(luaReply).toEqual(mirrorReply);
+        expect(lua).toEqual(js);
         sameState(await redisState(allKeys), memoryState(mirror, allKeys));
       }),
-      { numRuns: 40 },
+      { numRuns: 60 },
     );
   });
 
@@ -182,7 +250,8 @@ describe('the analytics batch script: Lua on Redis and its JavaScript mirror', (
     const prefix = `test:batch-script:${randomUUID().slice(0, 8)}`;
     const setKey = `${prefix}:users`;
     const appliedKey = `${prefix}:applied`;
-    made.add(setKey).add(appliedKey);
+    const recentKey = `${prefix}:recent`;
+    made.add(setKey).add(appliedKey).add(recentKey);
     const members = Array.from({ length: 2_500 }, (_, i) => `user-${i}`);
     const { keys, args } = encodeBatch(
       [
@@ -190,17 +259,23 @@ describe('the analytics batch script: Lua on Redis and its JavaScript mirror', (
           appliedKey,
           firstOffset: 0,
           lastOffset: 2_499,
+          firstEventOffset: 0,
+          firstEventTimestamp: T0,
+          newestTimestamp: T0,
+          plain: [],
           increments: { counters: new Map(), sets: new Map([[setKey, new Set(members)]]) },
+          toCheck: [],
         },
       ],
       ttls,
+      { current: recentKey, window: [] },
     );
     const mirror = memoryRedis();
 
     const luaReply = await raw.eval(APPLY_ANALYTICS_BATCH.lua, keys, args);
     const mirrorReply = APPLY_ANALYTICS_BATCH.emulate(mirror.call, keys, args);
 
-    expect(luaReply).toEqual([1, '-1']);
+    expect(luaReply).toEqual(['done', 0, 1, '-1']);
     expect(mirrorReply).toEqual(luaReply);
     expect(await raw.scard(setKey)).toBe(2_500);
     sameState(await redisState([setKey, appliedKey]), memoryState(mirror, [setKey, appliedKey]));
@@ -228,14 +303,16 @@ const deliveriesArbitrary = fc.record({
     }),
     { minLength: 1, maxLength: 30 },
   ),
+  /** Records that are marked copies of another record's event (same eventId, new offset). */
+  copies: fc.array(fc.record({ at: fc.nat(), of: fc.nat() }), { maxLength: 15 }),
 });
 
 describe('applyAnalyticsBatch on the real Redis', () => {
   const redis = redisServiceFor(stack);
 
-  it('counts every event exactly once through any sequence of crashes and redeliveries (property)', async () => {
+  it('counts every event exactly once through any sequence of crashes, redeliveries and copies (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(deliveriesArbitrary, async ({ sizes, steps }) => {
+      fc.asyncProperty(deliveriesArbitrary, async ({ sizes, steps, copies }) => {
         const topic = `test.exactly-once.${randomUUID().slice(0, 8)}`;
         const cluster = 'arn:aws:kafka:us-east-1:000000000000:cluster/narad-test/exactly-once';
         const date = uniqueDay();
@@ -250,17 +327,37 @@ describe('applyAnalyticsBatch on the real Redis', () => {
           made.add(k);
         for (let partition = 0; partition < sizes.length; partition += 1)
           made.add(appliedOffsetKey(cluster, topic, partition));
-        const eventAt = (partition: number, offset: number) => ({
-          offset,
-          recordTimestamp: 0,
-          event: {
-            eventId: `${partition}-${offset}`,
-            type: 'USER_ACTION',
-            userId: `p${partition}-u${offset % 7}`,
-            action: 'view',
-            timestamp: `${date}T08:00:00.000Z`,
-          },
-        });
+        // Some records are copies of another's event, marked as the drain and the producer's
+        // retry mark them; the copy may come before or after its original, in any partition.
+        const positions = sizes.flatMap((size, p) =>
+          Array.from({ length: size }, (_, o) => `${p}-${o}`),
+        );
+        const originalOf = new Map<string, string>();
+        for (const { at, of } of copies) {
+          const copy = positions[at % positions.length] as string;
+          const original = positions[of % positions.length] as string;
+          if (copy === original || originalOf.has(copy) || originalOf.has(original)) continue;
+          if ([...originalOf.values()].includes(copy)) continue;
+          originalOf.set(copy, original);
+        }
+        const userOf = (position: string) => `p${position}-u${Number(position.split('-')[1]) % 7}`;
+        const eventAt = (partition: number, offset: number) => {
+          const position = `${partition}-${offset}`;
+          const original = originalOf.get(position) ?? position;
+          return {
+            offset,
+            recordTimestamp: 0,
+            possibleDuplicate: originalOf.has(position),
+            event: {
+              eventId: `${topic}-${original}`,
+              type: 'USER_ACTION',
+              userId: userOf(original),
+              action: 'view',
+              timestamp: `${date}T08:00:00.000Z`,
+            },
+          };
+        };
+        for (const position of positions) made.add(`analytics:event:${topic}-${position}`);
         const committed = sizes.map(() => 0);
         const deliverUntilDone = async (windows: number[], crashes: boolean) => {
           const slices: AnalyticsSlice[] = [];
@@ -286,8 +383,9 @@ describe('applyAnalyticsBatch on the real Redis', () => {
         while (committed.some((offset, partition) => offset < (sizes[partition] ?? 0)))
           await deliverUntilDone([25, 25, 25], false);
 
-        const total = sizes.reduce((sum, size) => sum + size, 0);
-        const users = sizes.reduce((sum, size) => sum + Math.min(size, 7), 0);
+        const originals = positions.filter((position) => !originalOf.has(position));
+        const total = originals.length;
+        const users = new Set(originals.map(userOf)).size;
         expect(Number(await raw.get(day.totalEvents))).toBe(total);
         expect(Number(await raw.get(day.action('view')))).toBe(total);
         expect(await raw.scard(day.activeUsers)).toBe(users);

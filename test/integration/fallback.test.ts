@@ -1,9 +1,12 @@
+import { Redis } from '@upstash/redis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../../lib/config.ts';
 import { MessageNotAcceptedError, ValidationError } from '../../lib/errors.ts';
 import { cacheWithFallback, getWithFallback } from '../../lib/fallback/cache.ts';
 import {
   drainFallback,
+  drainSendersKey,
+  drainSendingKey,
   type FallbackEntry,
   fallbackListKey,
   fallbackTopics,
@@ -11,16 +14,19 @@ import {
 } from '../../lib/fallback/messages.ts';
 import type { KafkaService } from '../../lib/kafka/producer.ts';
 import { MemoryStore } from '../../lib/redis/memory-store.ts';
-import type { RedisService } from '../../lib/redis/service.ts';
+import { createRedisService, type RedisService } from '../../lib/redis/service.ts';
 import { createServices, type Services } from '../../lib/services.ts';
 import { PARKED_TOPICS } from '../../lib/topics.ts';
 // Embedded Kafka, as npm start installs it in serverless offline (one test asks for it).
 import '../../local/embedded/install.ts';
+import { Keyspace } from '../../local/embedded/redis-keyspace.ts';
+import { embeddedRequester } from '../../local/embedded/redis-requester.ts';
 import { offlineInvoker } from '../../local/msk-bridge/index.ts';
 import { loadEvent } from '../support/fixtures.ts';
 import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';
 import { CLOSED_URL, inspector, keygen } from '../support/redis.ts';
 import { CLOSED_BROKER, servicesFor } from '../support/services.ts';
+import { eventually } from '../support/wait.ts';
 
 const stack = inject('stack');
 const apiUrl = inject('apiUrl');
@@ -43,11 +49,11 @@ afterAll(async () => {
   await keys.cleanup();
 });
 
-/** Fills the fallback list of a fresh topic with `count` messages, as an outage would. */
-const fillFallback = async (topic: string, count: number) => {
+/** Parks `count` messages (seq `from`, `from + 1`, ...) in a topic's fallback list, as an outage would. */
+const fillFallback = async (topic: string, count: number, from = 0) => {
   keys.track(fallbackListKey(topic));
   const down = services({ kafkaBrokers: CLOSED_BROKER });
-  for (let i = 0; i < count; i += 1) {
+  for (let i = from; i < from + count; i += 1) {
     const outcome = await sendWithFallback(down, topic, { value: { seq: i }, key: 'one-key' });
     expect(outcome.path).toBe('fallback');
   }
@@ -201,6 +207,94 @@ describe('drainFallback', () => {
       true,
     );
     expect(await countMessages(stack.kafkaBrokers, topic)).toBe(30);
+  });
+
+  it('a drain whose send outlasts its lock removes only what it sent: every message reaches Kafka once', async () => {
+    const topic = uniqueTopic('drain-slow-send');
+    await createTopic(stack.kafkaBrokers, topic);
+    await fillFallback(topic, 2);
+    const live = services();
+    let sending = false;
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slowKafka: KafkaService = {
+      ...(live.kafka as KafkaService),
+      send: async (...args) => {
+        sending = true;
+        await held;
+        return (live.kafka as KafkaService).send(...args);
+      },
+    };
+
+    // Drain A takes messages 0 and 1 and hangs in its send (a slow broker)...
+    const first = drainFallback({ ...live, kafka: slowKafka }, topic, { lockSeconds: 1 });
+    await eventually(async () => sending, Boolean, { what: 'drain A sending' });
+    // ...while its lock is lost (it expires; removed here, as its expiry would).
+    keys.track(`kafka_fallback_lock:${topic}`);
+    await raw.del(`kafka_fallback_lock:${topic}`);
+    // Drain B takes over; then messages 2 and 3 are parked; then A's send returns.
+    const [second] = await drainFallback(live, topic);
+    await fillFallback(topic, 2, 2);
+    release();
+    const [firstResult] = await first;
+    const [third] = await drainFallback(live, topic);
+
+    expect(firstResult?.sent).toBe(2);
+    expect((second?.sent ?? 0) + (third?.sent ?? 0)).toBe(2);
+    const messages = await consumeMessages(stack.kafkaBrokers, topic, 4);
+    expect(messages.map((m) => (m.value as { seq: number }).seq).sort()).toEqual([0, 1, 2, 3]);
+    expect(await countMessages(stack.kafkaBrokers, topic)).toBe(4);
+    expect(await raw.llen(fallbackListKey(topic))).toBe(0);
+  });
+
+  describe.each([
+    ['Redis', () => raw],
+    ['the embedded store', () => new Redis(embeddedRequester(new Keyspace()))],
+  ])('on %s', (_, clientOf) => {
+    it('puts back and sends the batch of a drain that died once its lease ran out, and leaves a live drain’s batch alone', async () => {
+      const topic = uniqueTopic('drain-recovers');
+      await createTopic(stack.kafkaBrokers, topic);
+      const client = clientOf();
+      const parkedAt = Date.now();
+      const entry = (seq: number): FallbackEntry => ({
+        id: `entry-${seq}`,
+        message: { seq },
+        key: 'one-key',
+        headers: { 'x-correlation-id': `corr-${seq}` },
+        timestamp: parkedAt,
+        originalTopic: topic,
+      });
+      const list = keys.track(fallbackListKey(topic));
+      const senders = keys.track(drainSendersKey(topic));
+      const deadSending = keys.track(drainSendingKey(topic, 'dead-drain'));
+      const liveSending = keys.track(drainSendingKey(topic, 'live-drain'));
+      const liveLease = keys.track(`kafka_fallback_lease:${topic}:live-drain`);
+      // A drain died after taking 0 and 1 (its lease is gone); 2 and 3 were parked after; a
+      // live drain is sending 9 (its lease is being renewed).
+      await client.rpush(deadSending, entry(0), entry(1));
+      await client.lpush(list, entry(2), entry(3));
+      await client.rpush(liveSending, entry(9));
+      await client.set(liveLease, '1', { px: 60_000 });
+      await client.sadd(senders, 'dead-drain', 'live-drain');
+      const live = services();
+
+      const [result] = await drainFallback(
+        {
+          kafka: live.kafka,
+          redis: createRedisService(client, { requestTimeoutMs: 1_000, strings: client }),
+        },
+        topic,
+      );
+
+      expect(result).toMatchObject({ sent: 4, recovered: 2, remaining: 0 });
+      const messages = await consumeMessages(stack.kafkaBrokers, topic, 4);
+      expect(messages.map((m) => (m.value as { seq: number }).seq)).toEqual([0, 1, 2, 3]);
+      expect(await client.exists(deadSending)).toBe(0);
+      expect(await client.lrange(liveSending, 0, -1)).toEqual([entry(9)]);
+      expect(await client.smembers(senders)).toEqual(['live-drain']);
+    });
   });
 
   it('loses nothing when the drain dies half way: what was not acknowledged is still in the list', async () => {

@@ -191,7 +191,6 @@ describe('dead-lettering rules', () => {
   it(`a record whose processing keeps throwing is retried, then dead-lettered at attempt ${DEFAULT_MAX_ATTEMPTS}; the partition moves on`, async () => {
     const topic = await newTopic('poison-keeps-failing');
     const [stuck, next] = [order(), order()];
-    const attempts = keys.track(attemptsKey('processOrders', { topic, partition: 0, offset: 0 }));
     await producer.send({
       topic,
       messages: [stuck, next].map((o) => ({ key: o?.orderId, value: JSON.stringify(o) })),
@@ -213,6 +212,14 @@ describe('dead-lettering rules', () => {
     bridges.push(bridge);
     await committedThrough(mapping, 2);
     const [letter] = await consumeMessages(stack.kafkaBrokers, deadLetterTopicOf(topic), 1);
+    const attempts = keys.track(
+      attemptsKey('processOrders', {
+        topic,
+        partition: 0,
+        offset: 0,
+        timestamp: (letter?.value as DeadLetter | undefined)?.source.timestamp,
+      }),
+    );
 
     // Attempts 1-4 were reported failed (partial responses); attempt 5 dead-lettered it.
     expect(bridge.stats()[mapping.id]).toMatchObject({

@@ -78,8 +78,14 @@ const scenario = (partitions = 2) => {
     keys.track(key);
   for (let partition = 0; partition < partitions; partition += 1)
     keys.track(appliedOffsetKey(FIXTURE_CLUSTER, topic, partition));
-  const record = (partition: number, offset: number): MSKRecord =>
-    mskRecord(topic, {
+  // The record at a position is built once: a redelivery carries the same record (eventId,
+  // timestamp), as Kafka's does.
+  const built = new Map<string, MSKRecord>();
+  const record = (partition: number, offset: number): MSKRecord => {
+    const position = `${partition}-${offset}`;
+    const existing = built.get(position);
+    if (existing) return structuredClone(existing);
+    const made = mskRecord(topic, {
       partition,
       offset,
       key: `u${offset % 10}`,
@@ -91,6 +97,9 @@ const scenario = (partitions = 2) => {
         timestamp: `${date}T12:00:00.000Z`,
       },
     });
+    built.set(position, made);
+    return structuredClone(made);
+  };
   /** Offsets [from, to) of every partition. */
   const records = (from: number, to: number): MSKRecord[] =>
     Array.from({ length: partitions }, (_, partition) =>
@@ -101,7 +110,7 @@ const scenario = (partitions = 2) => {
     action: Number((await redis.get(day.action(action))) ?? 0),
     activeUsers: await redis.scard(day.activeUsers),
   });
-  return { topic, date, record, records, counted };
+  return { topic, date, action, record, records, counted };
 };
 
 describe('processAnalytics: one atomic Redis step per batch', () => {
@@ -246,5 +255,59 @@ describe('processAnalytics: records that are not events', () => {
     expect(await counted()).toMatchObject({ total: 4 });
     const letters = await consumeMessages(stack.kafkaBrokers, deadLetterTopicOf(topic), 1);
     expect(letters.map(({ value }) => (value as DeadLetter).source.offset)).toEqual([2]);
+  });
+});
+
+describe('processAnalytics: one bad record or key never leaves a batch half applied', () => {
+  it('a record whose timestamps give no calendar day goes to <topic>.dlq alone; the rest of the two-partition batch is counted', async () => {
+    const { topic, records, counted } = scenario(2);
+    const bad = mskRecord(topic, {
+      partition: 1,
+      offset: 5,
+      key: 'u5',
+      timestamp: 8.64e15 + 1,
+      value: {
+        eventId: randomUUID(),
+        type: 'USER_ACTION',
+        userId: 'u5',
+        action: 'view',
+        timestamp: 'not a time',
+      },
+    });
+
+    const response = await handlerWith()(mskEvent([...records(0, 5), bad]));
+
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await counted()).toMatchObject({ total: 10, action: 10 });
+    const [letter] = await consumeMessages(stack.kafkaBrokers, deadLetterTopicOf(topic), 1);
+    expect(letter?.value).toMatchObject({
+      source: { topic, partition: 1, offset: 5 },
+      errorType: 'ValidationError',
+      error: expect.stringContaining('is a time with a calendar day'),
+      attempts: 1,
+    });
+  });
+
+  it('a counter key Redis cannot increment fails the batch with nothing written; once fixed, the retry counts each event once', async () => {
+    const { date, action, records } = scenario(2);
+    const day = dailyKeys(date);
+    const total = async () => Number((await redis.get(day.totalEvents)) ?? 0);
+    // user_actions and total_events come before action:<name> in the batch's writes.
+    await redis.sadd(day.action(action), 'not a counter');
+    const event = mskEvent(records(0, 10));
+
+    const failure = await handlerWith()(structuredClone(event)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    const afterFailure = [await total(), await redis.get(day.userActions)];
+    await redis.del(day.action(action));
+    const retried = await handlerWith()(structuredClone(event));
+
+    expect(failure).toBeInstanceOf(Error);
+    expect(afterFailure).toEqual([0, null]);
+    expect(retried).toEqual({ batchItemFailures: [] });
+    expect(await total()).toBe(20);
+    expect(Number(await redis.get(day.action(action)))).toBe(20);
   });
 });

@@ -40,6 +40,8 @@ export const countMessages = async (brokers: string, topic: string): Promise<num
 export interface Consumed {
   partition: number;
   offset: string;
+  /** The record's timestamp (epoch ms). */
+  timestamp: number;
   key: string | null;
   value: unknown;
   headers: Record<string, string>;
@@ -48,6 +50,7 @@ export interface Consumed {
 const toConsumed = (partition: number, message: KafkaMessage): Consumed => ({
   partition,
   offset: message.offset,
+  timestamp: Number(message.timestamp),
   key: message.key?.toString() ?? null,
   value: message.value ? JSON.parse(message.value.toString()) : null,
   headers: Object.fromEntries(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aggregateDaily, dayOf } from '../../lib/analytics/aggregate.ts';
+import { aggregateDaily, dayOf, problemOfEvent } from '../../lib/analytics/aggregate.ts';
 import type { AnalyticsEvent } from '../../lib/analytics/schema.ts';
 
 const action = (
@@ -66,5 +66,36 @@ describe('aggregating a batch of analytics events', () => {
         Date.parse('2026-01-02T03:04:05Z'),
       ),
     ).toBe('2026-01-02');
+  });
+
+  it('has no day, rather than throwing, when neither timestamp is a time with a calendar day', () => {
+    const event = { eventId: 'e', type: 'X', timestamp: 'yesterday' };
+    expect(dayOf(event, 8.64e15 + 1)).toBeUndefined();
+    expect(dayOf(event, Number.NaN)).toBeUndefined();
+    expect(dayOf({ ...event, timestamp: '+010000-01-01T00:00:00Z' }, 8.64e15)).toBeUndefined();
+    expect(dayOf({ ...event, timestamp: '+010000-01-01T00:00:00Z' }, 0)).toBe('1970-01-01');
+  });
+});
+
+describe('which analytics records can be counted', () => {
+  const event = { eventId: 'e-1', type: 'USER_ACTION', timestamp: '2026-11-27T10:00:00Z' };
+  const now = Date.parse('2026-11-27T12:00:00Z');
+
+  it('an event with a type, an eventId that can key its hold, and a calendar day', () => {
+    expect(problemOfEvent(event, now)).toBeUndefined();
+    expect(problemOfEvent({ ...event, timestamp: 'soon' }, now)).toBeUndefined();
+  });
+
+  it('names what is wrong with each other record', () => {
+    expect(problemOfEvent(null, now)).toMatch(/not an event/);
+    expect(problemOfEvent([event], now)).toMatch(/not an event/);
+    expect(problemOfEvent({ ...event, type: 7 }, now)).toMatch(/not an event/);
+    expect(problemOfEvent({ ...event, eventId: undefined }, now)).toMatch(/eventId must be/);
+    expect(problemOfEvent({ ...event, eventId: 'a:b' }, now)).toMatch(/eventId must be/);
+    expect(problemOfEvent({ ...event, eventId: 'x'.repeat(129) }, now)).toMatch(/eventId must be/);
+    expect(problemOfEvent(event, Number.NaN)).toMatch(/no usable timestamp/);
+    expect(problemOfEvent({ ...event, timestamp: 'soon' }, 8.64e15 + 1)).toMatch(
+      /nor the record's \(8640000000000001\) is a time with a calendar day/,
+    );
   });
 });

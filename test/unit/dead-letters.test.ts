@@ -119,9 +119,17 @@ describe('which failures are permanent (dead-lettered at once)', () => {
 });
 
 describe('attempt counts', () => {
-  it('are kept per consumer and record', () => {
+  it('are kept per consumer and record, the record told by its position and timestamp', () => {
+    expect(
+      attemptsKey('processOrders', {
+        topic: 'orders',
+        partition: 2,
+        offset: 17,
+        timestamp: 1_764_230_400_000,
+      }),
+    ).toBe('dlq:attempts:processOrders:orders:2:17:1764230400000');
     expect(attemptsKey('processOrders', { topic: 'orders', partition: 2, offset: 17 })).toBe(
-      'dlq:attempts:processOrders:orders:2:17',
+      'dlq:attempts:processOrders:orders:2:17:none',
     );
   });
 });

@@ -47,7 +47,9 @@ describe('the project’s Lua scripts and Upstash’s script lock', () => {
 
     expect(modules.map(({ file }) => relative(LIB, join(LIB, file))).sort()).toEqual([
       join('analytics', 'batch-script.ts'),
+      join('analytics', 'dedup.ts'),
       join('fallback', 'messages.ts'),
+      join('orders', 'orders.ts'),
     ]);
     expect(scripts).toHaveLength(modules.reduce((sum, { count }) => sum + count, 0));
     for (const script of scripts) {
@@ -76,21 +78,27 @@ describe('the project’s Lua scripts and Upstash’s script lock', () => {
           appliedKey: 'analytics:applied:c:t:0',
           firstOffset: 0,
           lastOffset: 4,
+          firstEventOffset: 0,
+          firstEventTimestamp: 1_000,
+          newestTimestamp: 1_004,
+          plain: [],
           increments: {
             counters: new Map([['analytics:daily:2026-01-01:total_events', 5]]),
             sets: new Map([['analytics:daily:2026-01-01:active_users', new Set(['u1', 'u2'])]]),
           },
+          toCheck: [],
         },
       ],
-      { data: 60, applied: 60 },
+      { data: 60, applied: 60, hold: 60, recent: 60 },
+      { current: 'analytics:recent:2026-01-01T00:00', window: [] },
     );
     const script = redis.createScript<Array<string | number>>(APPLY_ANALYTICS_BATCH.lua);
 
     const byShaFirst = await script.exec(keys, args);
     const byText = await script.eval(keys, args);
 
-    expect(byShaFirst).toEqual([1, -1]);
-    expect(byText).toEqual([0, 4]);
+    expect(byShaFirst).toEqual(['done', 0, 1, -1]);
+    expect(byText).toEqual(['done', 0, 0, 4]);
     expect(await redis.get('analytics:daily:2026-01-01:total_events')).toBe(5);
   });
 

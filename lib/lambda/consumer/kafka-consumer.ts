@@ -29,7 +29,7 @@ export type ConsumerWork<T> =
       mode: 'whole-batch';
       handle: (slices: PartitionSlice<T>[], services: ConsumerServices) => Promise<void>;
       /** Why a decoded value is unusable (it is dead-lettered), or undefined when it is fine. */
-      problemOf?: (value: unknown) => string | undefined;
+      problemOf?: (value: unknown, record: KafkaRecord<T>) => string | undefined;
     };
 
 export type KafkaConsumerOptions<T> = ConsumerDeps &

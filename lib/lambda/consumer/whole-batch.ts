@@ -27,9 +27,9 @@ export interface PartitionSlice<T> {
 const clusterOf = (event: MSKEvent | SelfManagedKafkaEvent): string =>
   ('eventSourceArn' in event && event.eventSourceArn) || event.bootstrapServers || '';
 
-export interface AtOnceOptions extends LoopOptions {
+export interface AtOnceOptions<T = unknown> extends LoopOptions {
   /** Why a decoded value is unusable (it is dead-lettered), or undefined when it is fine. */
-  problemOf?: (value: unknown) => string | undefined;
+  problemOf?: (value: unknown, record: KafkaRecord<T>) => string | undefined;
 }
 
 /**
@@ -44,7 +44,7 @@ export const handleBatchAtOnce = async <T>(
   event: MSKEvent | SelfManagedKafkaEvent,
   apply: (slices: PartitionSlice<T>[]) => Promise<void>,
   onFailure: (failure: RecordFailure) => void = () => undefined,
-  { deadLetters, hooks, problemOf = () => undefined }: AtOnceOptions = {},
+  { deadLetters, hooks, problemOf = () => undefined }: AtOnceOptions<T> = {},
 ): Promise<KafkaBatchResponse> => {
   const cluster = clusterOf(event);
   const slices: PartitionSlice<T>[] = [];
@@ -55,7 +55,7 @@ export const handleBatchAtOnce = async <T>(
     const records: KafkaRecord<T>[] = [];
     const poison: (typeof unusable)[number] = [];
     for (const { decoded, source } of entries) {
-      const problem = decoded.ok ? problemOf(decoded.record.value) : undefined;
+      const problem = decoded.ok ? problemOf(decoded.record.value, decoded.record) : undefined;
       if (decoded.ok && problem === undefined) records.push(decoded.record);
       else
         poison.push({

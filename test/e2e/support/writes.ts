@@ -84,6 +84,7 @@ export const messagesSince = async (
               topic,
               partition,
               offset: message.offset,
+              timestamp: Number(message.timestamp),
               key: message.key?.toString() ?? null,
               value: message.value ? JSON.parse(message.value.toString()) : null,
               headers: Object.fromEntries(
