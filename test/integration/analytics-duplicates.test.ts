@@ -138,7 +138,7 @@ const answerDroppingKafka = () => {
       const warmTopic = uniqueTopic('analytics-copies-warm');
       await createTopic(stack.kafkaBrokers, warmTopic);
       topics.push(warmTopic);
-      await kafka.send(warmTopic, { value: { warm: true } });
+      await kafka.send(warmTopic, { warm: true });
     },
     dropNextAnswer: () => {
       dropNextAnswer = true;
@@ -159,8 +159,8 @@ describe('processAnalytics counts a second copy of an event at a new offset once
     const kafka = live.kafka as KafkaService;
     const appendedButUnanswered: KafkaService = {
       ...kafka,
-      send: async (...args) => {
-        await kafka.send(...args);
+      sendBatch: async (...args) => {
+        await kafka.sendBatch(...args);
         // The consumer counts the first copy while the producer still waits for the answer.
         await deliver(await consumeMessages(stack.kafkaBrokers, topic, 1));
         throw new KafkaDeliveryUnknownError(
@@ -191,8 +191,8 @@ describe('processAnalytics counts a second copy of an event at a new offset once
     const kafka = live.kafka as KafkaService;
     const appendedButUnanswered: KafkaService = {
       ...kafka,
-      send: async (...args) => {
-        await kafka.send(...args);
+      sendBatch: async (...args) => {
+        await kafka.sendBatch(...args);
         throw new KafkaDeliveryUnknownError(
           `Kafka did not acknowledge the send to "${topic}" in time`,
           topic,
@@ -220,7 +220,7 @@ describe('processAnalytics counts a second copy of an event at a new offset once
       await flaky.warm();
       flaky.dropNextAnswer();
 
-      await flaky.kafka.send(topic, { value: event, key: event.userId });
+      await flaky.kafka.sendBatch(topic, [{ value: event, key: event.userId }]);
     } finally {
       await flaky.kafka.disconnect();
     }
@@ -265,8 +265,8 @@ describe('processAnalytics counts a second copy of an event at a new offset once
     });
     const diesAfterTheAck: KafkaService = {
       ...kafka,
-      send: async (...args) => {
-        await kafka.send(...args);
+      sendBatch: async (...args) => {
+        await kafka.sendBatch(...args);
         throw new Error('drain killed after the broker acknowledged the batch');
       },
     };

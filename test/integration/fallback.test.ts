@@ -221,10 +221,10 @@ describe('drainFallback', () => {
     });
     const slowKafka: KafkaService = {
       ...(live.kafka as KafkaService),
-      send: async (...args) => {
+      sendBatch: async (...args) => {
         sending = true;
         await held;
-        return (live.kafka as KafkaService).send(...args);
+        return (live.kafka as KafkaService).sendBatch(...args);
       },
     };
 

@@ -60,8 +60,11 @@ const countingStep = () => {
 };
 
 /** A batch of `value` at `offset` of a fresh topic, as the mapping delivers it. */
+// A record delivered again keeps the timestamp the broker gave it when it was appended; the
+// attempt counts are kept per record, by position and that timestamp.
+const appendedAt = Date.now();
 const delivery = (topic: string, value: OrderEvent, offset = 0) =>
-  mskEvent([mskRecord(topic, { offset, key: value.orderId, value })]);
+  mskEvent([mskRecord(topic, { offset, key: value.orderId, value, timestamp: appendedAt })]);
 
 const state = (orderId: string) => getOrderStatus(live, orderId);
 

@@ -87,7 +87,7 @@ describe('createOrder: Idempotency-Key claims', () => {
     // left abandoned, for a retry to finish under the same orderId.
     const refusing: KafkaService = {
       ...(services.kafka as KafkaService),
-      send: async () => {
+      sendBatch: async () => {
         throw new KafkaMessageTooLargeError('message too large', ORDERS_TOPIC);
       },
     };
