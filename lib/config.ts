@@ -57,7 +57,7 @@ export type RedisSetup = RedisConfig | { kind: 'embedded' } | { kind: 'none' };
 /**
  * `session`: the HTTP routes sit behind the session authorizer (functions/authorizer.ts) and
  * the functions enforce who may do what. `none`: no authorizer, every route open to anyone
- * (development only; SECURITY.md).
+ * (development only; docs/security.md).
  */
 export type AuthMode = 'session' | 'none';
 
@@ -108,7 +108,7 @@ export const inMemoryParts = (config: Pick<Config, 'kafka' | 'redis'>): ('kafka'
  * Redis request (3 s) for the fallback write, so about 6.7 s, in which a connection attempt
  * (3 s) can be retried once; then the messages are parked and the answer is 202, well before
  * Lambda's timeout. The design document's production connection timeout (10 s) and request
- * timeout would each outlast the whole function: see README, differences from the design.
+ * timeout would each outlast the whole function: see docs/design-differences.md.
  */
 const PROFILE_DEFAULTS = {
   development: {

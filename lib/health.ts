@@ -38,7 +38,7 @@ export type LiveTest =
 
 export { HEALTH_TOPIC } from './topics.ts';
 
-/** Who may call the API, as this deployment is configured (SECURITY.md). */
+/** Who may call the API, as this deployment is configured (docs/security.md). */
 export type AuthReport =
   | {
       mode: 'session';
