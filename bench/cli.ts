@@ -1,7 +1,7 @@
 /**
  * `npm run bench` runs every benchmark; `npm run bench -- <name> [--flag value]` runs one;
  * `npm run bench -- report [--write]` prints the tables of the last results (bench/results/)
- * as markdown and, with --write, puts them into BENCHMARKS.md between its result markers.
+ * as markdown and, with --write, puts them into docs/benchmarks.md between its result markers.
  * Each benchmark of a full run is a process of its own, so module state (a function's
  * services, its environment) never leaks from one into the next.
  */
@@ -24,7 +24,7 @@ const BENCHMARKS: Benchmark[] = [
   producerBenchmark,
 ];
 
-const BENCHMARKS_MD = join(REPO_ROOT, 'BENCHMARKS.md');
+const BENCHMARKS_MD = join(REPO_ROOT, 'docs', 'benchmarks.md');
 const START = '<!-- bench:results:start (npm run bench -- report --write) -->';
 const END = '<!-- bench:results:end -->';
 
@@ -34,7 +34,7 @@ const usage = () =>
     '',
     ...BENCHMARKS.map((bench) => `  ${bench.name.padEnd(10)} ${bench.summary}`),
     `  ${''.padEnd(10)} (http: --calls N, --skip-offline; consumer: --records N; producer: --messages N)`,
-    `  ${'report'.padEnd(10)} the last results as markdown; --write updates BENCHMARKS.md`,
+    `  ${'report'.padEnd(10)} the last results as markdown; --write updates docs/benchmarks.md`,
   ].join('\n');
 
 const runOne = async (bench: Benchmark, flags: Record<string, string | boolean | undefined>) => {
@@ -59,7 +59,7 @@ const runAll = async (passThrough: string[]): Promise<boolean> => {
   }
   console.log(
     failed.length === 0
-      ? '\nAll benchmarks ran; `npm run bench -- report --write` puts their tables into BENCHMARKS.md.'
+      ? '\nAll benchmarks ran; `npm run bench -- report --write` puts their tables into docs/benchmarks.md.'
       : `\nFailed: ${failed.join(', ')} (see their output above).`,
   );
   return failed.length === 0;
@@ -81,7 +81,7 @@ const report = (write: boolean) => {
   const start = current.indexOf(START);
   const end = current.indexOf(END);
   if (start < 0 || end < start) {
-    throw new Error(`BENCHMARKS.md has no result markers (${START} ... ${END})`);
+    throw new Error(`docs/benchmarks.md has no result markers (${START} ... ${END})`);
   }
   writeFileSync(
     BENCHMARKS_MD,
@@ -92,7 +92,7 @@ const report = (write: boolean) => {
     cwd: REPO_ROOT,
     stdio: 'ignore',
   });
-  console.log(`BENCHMARKS.md updated from ${join('bench', 'results')}/*.json`);
+  console.log(`docs/benchmarks.md updated from ${join('bench', 'results')}/*.json`);
 };
 
 /** `a --records 20000 --skip-offline --x=1` -> positionals [a], flags {records, skip-offline, x}. */

@@ -285,7 +285,7 @@ export const coldstartBenchmark: Benchmark = {
           goal: `HTTP function bundles <= ${GOAL_BUNDLE_BYTES / 1024} KB`,
           measured: `${http.filter((row) => row.bundleBytes <= GOAL_BUNDLE_BYTES).length} of ${http.length}; largest ${biggest.name} ${fmt(biggest.bundleBytes / 1024)} KB`,
           met: http.every((row) => row.bundleBytes <= GOAL_BUNDLE_BYTES),
-          why: `${biggest.name}: ${parts.get(biggest.name)}. See BENCHMARKS.md (cold start) for what each part needs.`,
+          why: `${biggest.name}: ${parts.get(biggest.name)}. See docs/benchmarks.md (cold start) for what each part needs.`,
         },
         {
           goal: `HTTP function init <= ${GOAL_INIT_MS} ms (median)`,

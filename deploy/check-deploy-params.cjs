@@ -23,7 +23,7 @@ const SECRET_VERSION_ID = /^[^\s:{}]{32,64}$/;
 /** A browser origin as API Gateway compares it: scheme, host, optional port, no path. */
 const HTTPS_ORIGIN = /^https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 
-const DEPLOYING = 'README.md, "Packaging and deploying"';
+const DEPLOYING = 'docs/deploying.md';
 
 /** `a,b` -> ['a', 'b']; '' (or nothing) -> []. */
 const listOf = (value) => (value === undefined || value === '' ? [] : String(value).split(','));

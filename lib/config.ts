@@ -1,5 +1,4 @@
 import * as z from 'zod';
-import type { EmbeddedMapping } from './embedded-parts.ts';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -14,11 +13,10 @@ export type SaslConfig =
   | { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string }
   | { mechanism: 'aws-iam' };
 
-export interface KafkaConfig {
+/** The kafkajs client's settings, wherever its brokers come from. */
+interface KafkaClientSettings {
   clientId: string;
-  /** Bootstrap brokers; empty when they come from MSK discovery or Kafka is not configured. */
-  brokers: string[];
-  mskClusterArn: string | undefined;
+  /** For MSK discovery and IAM token signing: AWS_REGION, else the cluster ARN's region. */
   region: string | undefined;
   ssl: boolean;
   sasl: SaslConfig | undefined;
@@ -29,7 +27,23 @@ export interface KafkaConfig {
   allowAutoTopicCreation: boolean;
 }
 
+/**
+ * Kafka on servers: bootstrap brokers named in KAFKA_BROKERS, or an MSK cluster whose brokers
+ * are looked up from MSK_CLUSTER_ARN (kafka/discovery.ts).
+ */
+export type KafkaConfig =
+  | ({ kind: 'brokers'; brokers: string[] } & KafkaClientSettings)
+  | ({ kind: 'msk'; mskClusterArn: string } & KafkaClientSettings);
+
+/**
+ * Which Kafka this configuration uses: servers (brokers or MSK), the in-memory log of
+ * `npm start` (NARAD_EMBEDDED, development only), or none (development without a broker).
+ */
+export type KafkaSetup = KafkaConfig | { kind: 'embedded' } | { kind: 'none' };
+
+/** Redis over the Upstash REST API (Upstash itself, or the local gateway in front of a redis-server). */
 export interface RedisConfig {
+  kind: 'upstash';
   url: string;
   token: string;
   /** Upper bound for one REST request, so an unreachable endpoint cannot hang a Lambda. */
@@ -37,20 +51,13 @@ export interface RedisConfig {
   retries: number;
 }
 
-/** Parts that run in this process's memory instead of on servers (development only). */
-export interface EmbeddedConfig {
-  kafka: boolean;
-  redis: boolean;
-  /** serverless offline's Lambda endpoint, through which embedded Kafka invokes consumers. */
-  lambdaUrl: string | undefined;
-  /** The msk events of serverless.yml, for embedded Kafka to play. */
-  mappings: EmbeddedMapping[];
-}
+/** Which Redis this configuration uses: the REST API, the in-memory store of `npm start`, or none. */
+export type RedisSetup = RedisConfig | { kind: 'embedded' } | { kind: 'none' };
 
 /**
  * `session`: the HTTP routes sit behind the session authorizer (functions/authorizer.ts) and
  * the functions enforce who may do what. `none`: no authorizer, every route open to anyone
- * (development only; SECURITY.md).
+ * (development only; docs/security.md).
  */
 export type AuthMode = 'session' | 'none';
 
@@ -75,14 +82,23 @@ export interface RateLimitConfig {
 export interface Config {
   profile: Profile;
   stage: string;
-  /** Undefined when neither KAFKA_BROKERS nor MSK_CLUSTER_ARN is set, or Kafka is embedded. */
-  kafka: KafkaConfig | undefined;
-  /** Undefined when UPSTASH_REDIS_REST_URL is not set, or Redis is embedded. */
-  redis: RedisConfig | undefined;
-  embedded: EmbeddedConfig;
+  kafka: KafkaSetup;
+  redis: RedisSetup;
   auth: AuthConfig;
   rateLimit: RateLimitConfig;
 }
+
+/** Kafka's server settings when Kafka runs on servers; undefined when it is embedded or absent. */
+export const kafkaServers = (setup: KafkaSetup): KafkaConfig | undefined =>
+  setup.kind === 'brokers' || setup.kind === 'msk' ? setup : undefined;
+
+/** The REST API's settings when Redis is reached over it; undefined when embedded or absent. */
+export const upstashRedis = (setup: RedisSetup): RedisConfig | undefined =>
+  setup.kind === 'upstash' ? setup : undefined;
+
+/** The parts this configuration runs in memory (development only), in a fixed order. */
+export const inMemoryParts = (config: Pick<Config, 'kafka' | 'redis'>): ('kafka' | 'redis')[] =>
+  (['kafka', 'redis'] as const).filter((part) => config[part].kind === 'embedded');
 
 /**
  * The profiles' client settings. They fit the functions' timeouts (serverless.yml: 10 s), and
@@ -92,7 +108,7 @@ export interface Config {
  * Redis request (3 s) for the fallback write, so about 6.7 s, in which a connection attempt
  * (3 s) can be retried once; then the messages are parked and the answer is 202, well before
  * Lambda's timeout. The design document's production connection timeout (10 s) and request
- * timeout would each outlast the whole function: see README, differences from the design.
+ * timeout would each outlast the whole function: see docs/design-differences.md.
  */
 const PROFILE_DEFAULTS = {
   development: {
@@ -192,32 +208,6 @@ const envSchema = z.object({
       .transform((value) => value.split(',').map((part) => part.trim()))
       .pipe(z.array(z.enum(['kafka', 'redis'], { error: 'must list kafka and/or redis' }))),
   ),
-  NARAD_EMBEDDED_LAMBDA_URL: optional(z.url({ protocol: /^http$/, error: 'must be an http URL' })),
-  NARAD_EMBEDDED_MAPPINGS: optional(
-    z
-      .string()
-      .transform((text, context) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          context.addIssue({ code: 'custom', message: 'must be JSON' });
-          return z.NEVER;
-        }
-      })
-      .pipe(
-        z.array(
-          z.object({
-            functionName: z.string().min(1),
-            topic: z.string().min(1),
-            batchSize: z.number().int().positive(),
-            eventSourceArn: z.string().optional(),
-            reportBatchItemFailures: z.boolean(),
-            maxRetries: z.number().int().nonnegative(),
-          }),
-          { error: 'must be a JSON list of mappings (npm start writes it)' },
-        ),
-      ),
-  ),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -250,7 +240,7 @@ const saslOf = (env: Env): SaslConfig | undefined => {
   return { mechanism, username, password };
 };
 
-const kafkaOf = (env: Env, profile: Profile): KafkaConfig | undefined => {
+const kafkaOf = (env: Env, profile: Profile): KafkaSetup => {
   const brokers = env.KAFKA_BROKERS ?? [];
   const mskClusterArn = env.MSK_CLUSTER_ARN;
   if (brokers.length > 0 && mskClusterArn !== undefined) {
@@ -262,7 +252,7 @@ const kafkaOf = (env: Env, profile: Profile): KafkaConfig | undefined => {
   if (brokers.length === 0 && mskClusterArn === undefined) {
     if (profile === 'production')
       fail('KAFKA_BROKERS', 'or MSK_CLUSTER_ARN is required in production');
-    return undefined;
+    return { kind: 'none' };
   }
   const sasl = saslOf(env);
   const ssl = env.KAFKA_SSL ?? profile === 'production';
@@ -272,10 +262,8 @@ const kafkaOf = (env: Env, profile: Profile): KafkaConfig | undefined => {
       fail('KAFKA_SASL_MECHANISM', 'is required in production (SASL is required)');
   }
   const defaults = PROFILE_DEFAULTS[profile];
-  return {
+  const settings: KafkaClientSettings = {
     clientId: env.KAFKA_CLIENT_ID ?? 'narad-services',
-    brokers,
-    mskClusterArn,
     region: env.AWS_REGION ?? (mskClusterArn ? regionOfArn(mskClusterArn) : undefined),
     ssl,
     sasl,
@@ -284,16 +272,19 @@ const kafkaOf = (env: Env, profile: Profile): KafkaConfig | undefined => {
     retry: { ...defaults.retry },
     allowAutoTopicCreation: defaults.allowAutoTopicCreation,
   };
+  return mskClusterArn === undefined
+    ? { kind: 'brokers', brokers, ...settings }
+    : { kind: 'msk', mskClusterArn, ...settings };
 };
 
-const redisOf = (env: Env, profile: Profile): RedisConfig | undefined => {
+const redisOf = (env: Env, profile: Profile): RedisSetup => {
   const url = env.UPSTASH_REDIS_REST_URL;
   if (url === undefined) {
     if (profile === 'production') fail('UPSTASH_REDIS_REST_URL', 'is required in production');
     if (env.UPSTASH_REDIS_REST_TOKEN !== undefined) {
       fail('UPSTASH_REDIS_REST_URL', 'is required when UPSTASH_REDIS_REST_TOKEN is set');
     }
-    return undefined;
+    return { kind: 'none' };
   }
   if (profile === 'production' && !url.startsWith('https:')) {
     fail(
@@ -306,6 +297,7 @@ const redisOf = (env: Env, profile: Profile): RedisConfig | undefined => {
     fail('UPSTASH_REDIS_REST_TOKEN', 'is required when UPSTASH_REDIS_REST_URL is set');
   const defaults = PROFILE_DEFAULTS[profile];
   return {
+    kind: 'upstash',
     url,
     token,
     requestTimeoutMs: defaults.redisRequestTimeoutMs,
@@ -313,7 +305,11 @@ const redisOf = (env: Env, profile: Profile): RedisConfig | undefined => {
   };
 };
 
-const embeddedOf = (env: Env, profile: Profile): EmbeddedConfig => {
+/**
+ * The parts NARAD_EMBEDDED asks to run in memory. Where embedded Kafka delivers its records is
+ * the dev runner's business (local/embedded/settings.ts reads it), not this schema's.
+ */
+const embeddedOf = (env: Env, profile: Profile): { kafka: boolean; redis: boolean } => {
   const parts = env.NARAD_EMBEDDED ?? [];
   if (parts.length > 0 && profile === 'production') {
     fail(
@@ -321,12 +317,7 @@ const embeddedOf = (env: Env, profile: Profile): EmbeddedConfig => {
       'must be empty in production (embedded parts keep data in one process and lose it on exit)',
     );
   }
-  return {
-    kafka: parts.includes('kafka'),
-    redis: parts.includes('redis'),
-    lambdaUrl: env.NARAD_EMBEDDED_LAMBDA_URL,
-    mappings: env.NARAD_EMBEDDED_MAPPINGS ?? [],
-  };
+  return { kafka: parts.includes('kafka'), redis: parts.includes('redis') };
 };
 
 /** Variables that production fills from SSM / Secrets Manager references (serverless.yml params.prod). */
@@ -459,9 +450,8 @@ export const loadConfig = (source: Record<string, string | undefined> = process.
   return {
     profile,
     stage: env.STAGE ?? (profile === 'production' ? 'prod' : 'dev'),
-    kafka: embedded.kafka ? undefined : kafkaOf(env, profile),
-    redis: embedded.redis ? undefined : redisOf(env, profile),
-    embedded,
+    kafka: embedded.kafka ? { kind: 'embedded' } : kafkaOf(env, profile),
+    redis: embedded.redis ? { kind: 'embedded' } : redisOf(env, profile),
     auth: authOf(env, profile),
     rateLimit: rateLimitOf(env, profile),
   };

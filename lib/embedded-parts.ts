@@ -1,6 +1,5 @@
 import type { Requester } from '@upstash/redis';
 import type { Message } from 'kafkajs';
-import type { EmbeddedConfig } from './config.ts';
 import { ConfigError } from './errors.ts';
 import type { RedisScript } from './redis/scripts.ts';
 
@@ -12,17 +11,6 @@ import type { RedisScript } from './redis/scripts.ts';
  * sits on `globalThis` because under `--useInProcess` every function runs from its own bundle,
  * with its own copy of this module: one installation serves them all.
  */
-
-/** One `msk` event of serverless.yml, as embedded Kafka plays it (npm start writes NARAD_EMBEDDED_MAPPINGS). */
-export interface EmbeddedMapping {
-  functionName: string;
-  topic: string;
-  batchSize: number;
-  eventSourceArn?: string;
-  reportBatchItemFailures: boolean;
-  /** Retries of a failing batch before its records go to `<topic>.dlq` (MaximumRetryAttempts). */
-  maxRetries: number;
-}
 
 /** Where an appended record landed. */
 export interface AppendedRecord {
@@ -46,9 +34,9 @@ export interface EmbeddedParts {
   redisRequester(findScript: (luaOrSha: string) => RedisScript<unknown> | undefined): Requester;
   /**
    * The in-memory Kafka log of this process; the first call also starts its delivery to the
-   * consumers `config.mappings` names, through `config.lambdaUrl`.
+   * mapped consumers (where they are is the dev runner's setting, read by local/embedded/).
    */
-  kafkaLog(config: EmbeddedConfig): KafkaLogWriter;
+  kafkaLog(): KafkaLogWriter;
 }
 
 const PARTS = Symbol.for('narad.embedded.parts');

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { isServiceKey } from './auth/credentials.ts';
 import { type RateLimitStatus, rateLimitStatus } from './auth/rate-limit.ts';
-import type { AuthConfig, Config, Profile } from './config.ts';
+import {
+  type AuthConfig,
+  type Config,
+  inMemoryParts,
+  kafkaServers,
+  type Profile,
+} from './config.ts';
 import { budgetMs } from './deadline.ts';
 import { UnauthorizedError } from './errors.ts';
 import { checkKafka } from './kafka/health.ts';
@@ -32,7 +38,7 @@ export type LiveTest =
 
 export { HEALTH_TOPIC } from './topics.ts';
 
-/** Who may call the API, as this deployment is configured (SECURITY.md). */
+/** Who may call the API, as this deployment is configured (docs/security.md). */
 export type AuthReport =
   | {
       mode: 'session';
@@ -171,9 +177,7 @@ const notRun = (profile: Profile, service: string, health: { status: string; err
       } as const);
 
 /** The auth part of the report: the mode, whether a service key exists, the rate limit. */
-export const authReport = (
-  config: Pick<Config, 'auth' | 'embedded' | 'redis' | 'rateLimit'>,
-): AuthReport =>
+export const authReport = (config: Pick<Config, 'auth' | 'redis' | 'rateLimit'>): AuthReport =>
   config.auth.mode === 'none'
     ? {
         mode: 'none',
@@ -217,13 +221,14 @@ export const checkHealth = async ({
     if (test.status === 'pass') {
       const connected = { status: 'connected', latencyMs: test.latencyMs } as const;
       return {
-        health: config.embedded.redis
-          ? {
-              ...connected,
-              embedded: true,
-              note: embeddedNote('Redis', 'a Redis server (or UPSTASH_REDIS_REST_URL)'),
-            }
-          : connected,
+        health:
+          config.redis.kind === 'embedded'
+            ? {
+                ...connected,
+                embedded: true,
+                note: embeddedNote('Redis', 'a Redis server (or UPSTASH_REDIS_REST_URL)'),
+              }
+            : connected,
         test,
       };
     }
@@ -234,7 +239,7 @@ export const checkHealth = async ({
     };
   };
   const kafkaHealth = async (): Promise<KafkaReport> => {
-    if (config.embedded.kafka) {
+    if (config.kafka.kind === 'embedded') {
       return {
         status: 'connected',
         brokers: [],
@@ -243,7 +248,8 @@ export const checkHealth = async ({
         note: embeddedNote('Kafka', 'Java and Maven for the local broker (or KAFKA_BROKERS)'),
       };
     }
-    if (!kafkaClient || !config.kafka) {
+    const servers = kafkaServers(config.kafka);
+    if (!kafkaClient || !servers) {
       return {
         status: 'disconnected',
         brokers: [],
@@ -251,7 +257,8 @@ export const checkHealth = async ({
         error: 'Kafka is not configured; set KAFKA_BROKERS or MSK_CLUSTER_ARN',
       };
     }
-    const { clientId, brokers } = config.kafka;
+    const { clientId } = servers;
+    const brokers = servers.kind === 'brokers' ? servers.brokers : [];
     const cluster = await checkKafka(kafkaClient, budgetMs(KAFKA_CHECK_TIMEOUT_MS));
     if (cluster.status === 'disconnected') return { ...cluster, clientId, brokers };
     return {
@@ -280,7 +287,7 @@ export const checkHealth = async ({
   const [redisPart, kafkaPart] = await Promise.all([redisChain(), kafkaChain()]);
   const services = { redis: redisPart.health, kafka: kafkaPart.health };
   const tests = { redis: redisPart.test, kafka: kafkaPart.test };
-  const embedded = (['kafka', 'redis'] as const).filter((part) => config.embedded[part]);
+  const embedded = inMemoryParts(config);
   return {
     overall: overallStatus(profile, services, tests),
     timestamp: new Date().toISOString(),

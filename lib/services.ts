@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { type Config, loadConfig } from './config.ts';
+import { type Config, kafkaServers, loadConfig } from './config.ts';
 import { embeddedParts } from './embedded-parts.ts';
 import { createKafkaClient } from './kafka/client.ts';
 import { createEmbeddedKafkaService } from './kafka/embedded-service.ts';
@@ -18,22 +18,23 @@ export interface Services extends StateServices {
 
 /** The Kafka service `config` asks for: kafkajs to the brokers, the embedded log, or none. */
 const kafkaOf = (config: Config, kafkaClient: Kafka | undefined): KafkaService | undefined => {
-  if (kafkaClient && config.kafka) {
+  const servers = kafkaServers(config.kafka);
+  if (kafkaClient && servers) {
     return createKafkaService(kafkaClient, {
       idempotent: true,
-      allowAutoTopicCreation: config.kafka.allowAutoTopicCreation,
-      retry: config.kafka.retry,
+      allowAutoTopicCreation: servers.allowAutoTopicCreation,
+      retry: servers.retry,
     });
   }
-  if (config.embedded.kafka) {
-    return createEmbeddedKafkaService(embeddedParts().kafkaLog(config.embedded));
-  }
+  if (config.kafka.kind === 'embedded')
+    return createEmbeddedKafkaService(embeddedParts().kafkaLog());
   return undefined;
 };
 
 /** Builds the services for `config`; opens no connection until one is used. */
 export const createServices = (config: Config): Services => {
-  const kafkaClient = config.kafka ? createKafkaClient(config.kafka) : undefined;
+  const servers = kafkaServers(config.kafka);
+  const kafkaClient = servers ? createKafkaClient(servers) : undefined;
   return { ...createStateServices(config), kafkaClient, kafka: kafkaOf(config, kafkaClient) };
 };
 

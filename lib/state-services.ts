@@ -18,11 +18,15 @@ export interface StateServices {
 
 /** The Redis service `config` asks for: Upstash over HTTP, the embedded store, or none. */
 const redisServiceOf = (config: Config): RedisService | undefined => {
-  if (config.redis) return createRedisServiceFor(config.redis);
-  // In memory: the bundle's own scripts, so the store can run their JavaScript mirrors.
-  if (config.embedded.redis)
-    return createRedisServiceOver(embeddedParts().redisRequester(findScript));
-  return undefined;
+  switch (config.redis.kind) {
+    case 'upstash':
+      return createRedisServiceFor(config.redis);
+    case 'embedded':
+      // In memory: the bundle's own scripts, so the store can run their JavaScript mirrors.
+      return createRedisServiceOver(embeddedParts().redisRequester(findScript));
+    case 'none':
+      return undefined;
+  }
 };
 
 /** Builds the state services for `config`; opens no connection until one is used. */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import type { EmbeddedMapping } from '../lib/embedded-parts.ts';
 import { describePlan, planKafka, planRedis } from './dev-plan.ts';
 import { loadDotEnv } from './dotenv.ts';
+import type { EmbeddedMapping } from './embedded/settings.ts';
 import {
   consoleLog,
   type KafkaMapping,

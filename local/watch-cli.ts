@@ -31,18 +31,18 @@ const main = async () => {
     process.exitCode = 2;
     return;
   }
-  const config = loadConfig();
-  if (!config.kafka) {
+  const setup = loadConfig().kafka;
+  if (setup.kind === 'embedded' || setup.kind === 'none') {
     throw new Error(
-      config.embedded.kafka
+      setup.kind === 'embedded'
         ? 'Kafka is embedded (NARAD_EMBEDDED): its topics live inside npm start, there is no broker to watch'
         : 'Kafka is not configured: set KAFKA_BROKERS (the local broker is 127.0.0.1:9092)',
     );
   }
-  const kafka = createKafkaClient(config.kafka);
+  const kafka = createKafkaClient(setup);
   // Subscribing to a topic that does not exist yet fails; in development the producers would
   // create it on first send anyway, so create it now and wait for its first record.
-  if (config.kafka.allowAutoTopicCreation) {
+  if (setup.allowAutoTopicCreation) {
     const admin = kafka.admin();
     await admin.connect();
     const existing = new Set(await admin.listTopics());

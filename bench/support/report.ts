@@ -108,7 +108,7 @@ export const goalsTable = (goals: readonly Goal[]): Table => ({
 const describeMachine = (m: Machine, loadAtEnd: number) =>
   `${m.cores} cores (${m.cpu}), ${m.memoryMiB} MiB memory, Node ${m.node}, load average ${m.loadAverage} at start / ${loadAtEnd} at end`;
 
-/** One benchmark's section of BENCHMARKS.md (and of its console output). */
+/** One benchmark's section of docs/benchmarks.md (and of its console output). */
 export const markdownOf = (result: BenchResult, level = '##'): string =>
   [
     `${level} ${result.title} (\`npm run bench -- ${result.name}\`)`,

@@ -16,11 +16,14 @@ export interface DailyStats {
   totalEvents: number;
   userActions: number;
   activeUsers: number;
+  /** Each action counted that day, by name; only those with a count above 0. */
   actions: Record<string, number>;
 }
 
 /**
- * The counters of one day.
+ * The counters of one day. An action is listed only while its counter holds a count: a name in
+ * the day's `:actions` set whose `action:{name}` key is gone (deleted, or expired apart from the
+ * set) or 0 was not counted that day, and listing it as 0 would claim it was.
  * @throws ValidationError unless `date` is a real calendar date (YYYY-MM-DD).
  */
 export const getDailyStats = async (
@@ -50,7 +53,12 @@ export const getDailyStats = async (
     totalEvents: Number(total ?? 0),
     userActions: Number(userActions ?? 0),
     activeUsers,
-    actions: Object.fromEntries(sorted.map((name, i) => [name, Number(counts[i] ?? 0)])),
+    actions: Object.fromEntries(
+      sorted.flatMap((name, i) => {
+        const count = Number(counts[i] ?? 0);
+        return count > 0 ? [[name, count]] : [];
+      }),
+    ),
   };
 };
 

@@ -2,7 +2,7 @@ import { ForbiddenError } from '../errors.ts';
 import type { Principal } from './principal.ts';
 
 /**
- * The access rules of the HTTP API, one function per rule (SECURITY.md has the table).
+ * The access rules of the HTTP API, one function per rule (docs/security.md has the table).
  * `anonymous` (AUTH_MODE=none, development only) passes every rule.
  */
 

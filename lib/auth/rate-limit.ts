@@ -30,19 +30,21 @@ export type RateLimitStatus =
 
 /** Whether this configuration limits POST requests, and why not when it does not. */
 export const rateLimitStatus = (
-  config: Pick<Config, 'auth' | 'embedded' | 'redis' | 'rateLimit'>,
+  config: Pick<Config, 'auth' | 'redis' | 'rateLimit'>,
 ): RateLimitStatus => {
   if (config.auth.mode === 'none') {
     return { status: 'skipped', reason: 'AUTH_MODE=none: no signed-in caller to count' };
   }
-  if (config.embedded.redis) {
+  if (config.redis.kind === 'embedded') {
     return {
       status: 'skipped',
       reason:
         "embedded Redis runs only this project's scripts (lib/redis/scripts.ts), not @upstash/ratelimit's Lua",
     };
   }
-  if (!config.redis) return { status: 'skipped', reason: 'Redis is not configured' };
+  if (config.redis.kind === 'none') {
+    return { status: 'skipped', reason: 'Redis is not configured' };
+  }
   const { userRequests, serviceRequests, windowSeconds } = config.rateLimit;
   if (userRequests === 0 && serviceRequests === 0) {
     return { status: 'skipped', reason: 'RATE_LIMIT_PER_USER=0 and RATE_LIMIT_PER_SERVICE=0' };
@@ -93,11 +95,11 @@ const limiterFor = (redis: Redis, requests: number, windowSeconds: number, timeo
  * with a 503. A request over the limit is refused with 429 and Retry-After.
  */
 export const createRateLimiter = (
-  config: Pick<Config, 'auth' | 'embedded' | 'redis' | 'rateLimit'>,
+  config: Pick<Config, 'auth' | 'redis' | 'rateLimit'>,
   redis: Redis | undefined,
 ): RateLimiter => {
   const status = rateLimitStatus(config);
-  if (status.status !== 'enabled' || !redis || !config.redis) return unlimited;
+  if (status.status !== 'enabled' || !redis || config.redis.kind !== 'upstash') return unlimited;
   const timeoutMs = config.redis.requestTimeoutMs;
   const users = limiterFor(redis, status.perUser, status.windowSeconds, timeoutMs);
   const service = limiterFor(redis, status.perService, status.windowSeconds, timeoutMs);
@@ -143,7 +145,7 @@ const limiters = new WeakMap<object, RateLimiter>();
 
 /** The limiter of these services, built once per container (its cache must outlive a request). */
 export const rateLimiterOf = (services: {
-  config: Pick<Config, 'auth' | 'embedded' | 'redis' | 'rateLimit'>;
+  config: Pick<Config, 'auth' | 'redis' | 'rateLimit'>;
   redis: { client: Redis } | undefined;
 }): RateLimiter => {
   let limiter = limiters.get(services);

@@ -518,7 +518,7 @@ export const fallbackTopics = async (redis: RedisService): Promise<string[]> => 
  * @throws RedisUnavailableError when Redis cannot be read (nothing was moved).
  */
 export const drainFallback = async (
-  { kafka, redis, config }: MessagingDeps & { config?: Pick<Config, 'embedded'> },
+  { kafka, redis, config }: MessagingDeps & { config?: Pick<Config, 'kafka'> },
   topics: string | readonly string[],
   options: DrainOptions = {},
 ): Promise<DrainResult[]> => {
@@ -532,7 +532,7 @@ export const drainFallback = async (
       'Kafka is not configured; fallback lists cannot be drained',
       names.join(','),
     );
-  if (config?.embedded.kafka) {
+  if (config?.kafka.kind === 'embedded') {
     // Embedded Kafka lives in this process's memory (npm start without a broker, beside a real
     // Redis): a drain would move durable messages somewhere they die with the process.
     return Promise.all(

@@ -47,9 +47,7 @@ export const kafkaJsConfig = (
 ): KafkaJsConfig => ({
   clientId: config.clientId,
   brokers:
-    config.mskClusterArn === undefined
-      ? config.brokers
-      : () => discoverBrokers(config, options.discovery),
+    config.kind === 'brokers' ? config.brokers : () => discoverBrokers(config, options.discovery),
   ssl: config.ssl,
   sasl: saslOptionsOf(config),
   connectionTimeout: config.connectionTimeoutMs,

@@ -55,8 +55,8 @@ export const discoverBrokers = (
   config: KafkaConfig,
   clientConfig: KafkaClientConfig = {},
 ): Promise<string[]> => {
+  if (config.kind === 'brokers') return Promise.resolve(config.brokers);
   const arn = config.mskClusterArn;
-  if (arn === undefined) return Promise.resolve(config.brokers);
   const cached = discovered.get(arn);
   if (cached) return cached;
   const lookup = (async () => {

@@ -118,7 +118,7 @@ const errorsOf = (...statuses: Array<keyof typeof errors>) =>
   Object.fromEntries(statuses.map((status) => [String(status), errors[status]]));
 
 /**
- * Who may call (SECURITY.md). With AUTH_MODE=none (development only) no route checks anything.
+ * Who may call (docs/security.md). With AUTH_MODE=none (development only) no route checks anything.
  * `session`: a signed-in user; `serviceKey`: a backend service; `{}`: anyone.
  */
 const access: Record<

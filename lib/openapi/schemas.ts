@@ -344,7 +344,7 @@ export const responseComponentSchemas = (): Record<string, JsonSchema> => ({
       },
       auth: {
         description:
-          'Who may call the API (AUTH_MODE) and the rate limit of the POST routes (SECURITY.md).',
+          'Who may call the API (AUTH_MODE) and the rate limit of the POST routes (docs/security.md).',
         oneOf: [
           {
             type: 'object',

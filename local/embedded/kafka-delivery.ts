@@ -1,4 +1,3 @@
-import type { EmbeddedMapping } from '../../lib/embedded-parts.ts';
 import { deadLetterTopicOf } from '../../lib/kafka/dead-letters.ts';
 import { toEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
 import { deadLetterTo } from '../msk-bridge/dead-letters.ts';
@@ -7,6 +6,7 @@ import { MappingEngine } from '../msk-bridge/mapping-engine.ts';
 import { retryDelayMs as backoff } from '../msk-bridge/planner.ts';
 import type { Invoke, Log, PlayedMapping } from '../msk-bridge/types.ts';
 import type { EmbeddedKafkaLog } from './kafka-log.ts';
+import type { EmbeddedMapping } from './settings.ts';
 
 export interface EmbeddedDelivery {
   /** Resolves once every mapping has handled everything in the log so far. */

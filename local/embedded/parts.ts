@@ -1,10 +1,10 @@
-import type { EmbeddedConfig } from '../../lib/config.ts';
 import type { EmbeddedParts } from '../../lib/embedded-parts.ts';
 import { offlineInvoker } from '../msk-bridge/invokers.ts';
 import { type EmbeddedDelivery, startEmbeddedDelivery } from './kafka-delivery.ts';
 import { EmbeddedKafkaLog } from './kafka-log.ts';
 import { Keyspace } from './redis-keyspace.ts';
 import { embeddedRequester } from './redis-requester.ts';
+import { type EmbeddedKafkaSettings, embeddedKafkaSettings } from './settings.ts';
 
 /** The embedded Kafka of this process: the log, and its delivery to the mapped consumers. */
 export interface EmbeddedKafka {
@@ -13,7 +13,7 @@ export interface EmbeddedKafka {
   delivery: EmbeddedDelivery | undefined;
 }
 
-const startEmbeddedKafka = (config: EmbeddedConfig): EmbeddedKafka => {
+const startEmbeddedKafka = (config: EmbeddedKafkaSettings): EmbeddedKafka => {
   const log = new EmbeddedKafkaLog();
   const delivery =
     config.lambdaUrl !== undefined && config.mappings.length > 0
@@ -38,8 +38,8 @@ export const createEmbeddedParts = (): EmbeddedParts => {
       keyspace ??= new Keyspace();
       return embeddedRequester(keyspace, findScript);
     },
-    kafkaLog: (config) => {
-      kafka ??= startEmbeddedKafka(config);
+    kafkaLog: () => {
+      kafka ??= startEmbeddedKafka(embeddedKafkaSettings());
       return kafka.log;
     },
   };

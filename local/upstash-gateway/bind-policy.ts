@@ -1,7 +1,7 @@
 import { isIPv4 } from 'node:net';
 
 /**
- * The token the gateway uses when UPSTASH_REDIS_REST_TOKEN is unset. It is public (README,
+ * The token the gateway uses when UPSTASH_REDIS_REST_TOKEN is unset. It is public (docs/local-stack.md,
  * .env.example, serverless.yml), so it may only guard a gateway nobody else can reach.
  */
 export const DEVELOPMENT_TOKEN = 'narad-local-token';

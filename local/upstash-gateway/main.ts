@@ -11,7 +11,7 @@ import { loadDotEnv } from '../dotenv.ts';
 import { DEVELOPMENT_TOKEN } from './bind-policy.ts';
 import { startUpstashGateway } from './server.ts';
 
-// The README promises the gateway reads .env like the other local tools (set variables win).
+// docs/local-stack.md promises the gateway reads .env like the other local tools (set variables win).
 loadDotEnv();
 
 const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';

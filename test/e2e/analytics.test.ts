@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { dailyKeys } from '../../lib/keys.ts';
 import { api } from '../support/api.ts';
+import { inspector, keygen } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
 const apiUrl = inject('apiUrl');
+const redis = inspector(inject('stack'));
+const keys = keygen(redis);
+
+afterAll(() => keys.cleanup());
 const today = () => new Date().toISOString().slice(0, 10);
 
 interface Daily {
@@ -68,6 +74,27 @@ describe('analytics through the API, Kafka and the processAnalytics consumer', (
     expect(body.activity).toHaveLength(50);
     expect(body.activity[0]?.action).toBe('a59');
     expect(body.activity.map((entry) => entry.action)).not.toContain('first');
+  });
+
+  it("never lists an action whose counter is gone or 0, though its name is in the day's set", async () => {
+    // A day of its own, far ahead, so no consumer of this run counts into it.
+    const date = `21${String(Math.floor(Math.random() * 90) + 10)}-03-${String(Math.floor(Math.random() * 28) + 1).padStart(2, '0')}`;
+    const day = dailyKeys(date);
+    const [counted, gone, zero] = ['counted', 'gone', 'zero'];
+    for (const key of [day.totalEvents, day.userActions, day.actionNames, day.activeUsers])
+      keys.track(key);
+    for (const name of [counted, gone, zero]) keys.track(day.action(name));
+    await redis.sadd(day.actionNames, counted, gone, zero);
+    await redis.set(day.action(counted), 3);
+    await redis.set(day.action(zero), 0);
+    await redis.set(day.totalEvents, 3);
+    await redis.set(day.userActions, 3);
+
+    const { status, body } = await api<Daily>(apiUrl, `/analytics/daily/${date}`);
+
+    expect(status).toBe(200);
+    expect(body).toMatchObject({ totalEvents: 3, userActions: 3, activeUsers: 0 });
+    expect(body.actions).toEqual({ [counted]: 3 });
   });
 
   it.each([

@@ -50,7 +50,7 @@ const functionsOf = () => resourcesOfType(template, 'AWS::Lambda::Function');
 const variablesOf = (fn: Resource) =>
   (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
 
-describe('the prod stage, packaged as the README deploys it', () => {
+describe('the prod stage, packaged as docs/deploying.md deploys it', () => {
   it('takes the cluster, its VPC and the user service from the params, nothing from the shell that packages it', () => {
     expect(text).not.toContain('dev-token-that-must-not-ship');
     expect(text).not.toContain('dev-service-key-that-must-not-ship');

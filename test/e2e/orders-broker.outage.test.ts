@@ -25,7 +25,7 @@ import { carrying, messagesSince, topicOffsets } from './support/writes.ts';
  * offline then answers 200 with a LambdaTimeoutError body (API Gateway would answer 5xx). A
  * client cannot know whether such a request took effect, which is what the Idempotency-Key is
  * for: it retries with the same key.
- * Prints the figures RELIABILITY.md quotes.
+ * Prints the figures docs/reliability.md quotes.
  */
 
 const apiUrl = inject('apiUrl');

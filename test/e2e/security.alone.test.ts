@@ -281,7 +281,7 @@ describe('refused requests on every protected route', () => {
     {
       route: 'GET /analytics/daily/{date}',
       send: (c: Call) => call('GET', `/analytics/daily/${today()}`, c),
-      // Totals over all users: any session may read them (SECURITY.md).
+      // Totals over all users: any session may read them (docs/security.md).
       otherUser: 200,
     },
     {

@@ -35,7 +35,7 @@ import { mskEvent, mskRecord, orderEvent, uniqueDay } from './msk-events.ts';
 // serverless offline fed by the MSK bridge. Each test makes the document's call with the
 // document's arguments, under the document's names (`kafkaService`, `redisService`), and checks
 // the keys, TTLs, messages and report the document describes. Where this project differs on
-// purpose, the test says so and README.md ("Differences from the design document") says why.
+// purpose, the test says so and docs/design-differences.md says why.
 
 const stack = inject('stack');
 const apiUrl = inject('apiUrl');
@@ -154,7 +154,7 @@ describe('Service Integration Patterns: 1. Event-Driven Caching', () => {
       { what: 'session cached' },
     );
     // Here the session holds the sessionData beside the user and the login time, which the
-    // authorizer needs (README: differences).
+    // authorizer needs (docs/design-differences.md).
     expect(JSON.parse(cached ?? '')).toMatchObject({ userId, sessionData });
     expect(await ttlOf(sessionKey(sessionId))).toBeGreaterThan(3590);
     expect(await ttlOf(sessionKey(sessionId))).toBeLessThanOrEqual(3600);
@@ -343,7 +343,7 @@ describe('Service Integration Patterns: 3. Real-time Analytics', () => {
   });
 
   it('processAnalytics counts analytics:daily:{date}:total_events, user_actions, action:{action} and active_users, and the daily stats answer {totalEvents, userActions, activeUsers}', async () => {
-    // The project's choices, which the document does not make (README: differences): the day
+    // The project's choices, which the document does not make (docs/design-differences.md): the day
     // is the event's own timestamp (a far-future day here, which no other test writes), every
     // event with a userId makes its user active, and the daily keys live 90 days.
     const date = uniqueDay();

@@ -1,7 +1,15 @@
 import net from 'node:net';
 import type { ISocketFactory } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type Config, loadConfig, profileDefaults } from '../../lib/config.ts';
+import {
+  type Config,
+  type KafkaConfig,
+  kafkaServers,
+  loadConfig,
+  profileDefaults,
+  type RedisConfig,
+  upstashRedis,
+} from '../../lib/config.ts';
 import { withDeadline } from '../../lib/deadline.ts';
 import { KafkaDeliveryUnknownError } from '../../lib/errors.ts';
 import { fallbackListKey, sendWithFallback } from '../../lib/fallback/messages.ts';
@@ -33,7 +41,9 @@ let hung: Awaited<ReturnType<typeof startHungBroker>>;
 const FUNCTION_TIMEOUT_MS = 10_000;
 
 /** The configuration a deployed function would have, with production's timeouts and retries. */
-const productionTimeouts = (brokers: string): Config => {
+const productionTimeouts = (
+  brokers: string,
+): Config & { kafka: KafkaConfig; redis: RedisConfig } => {
   const config = loadConfig({
     KAFKA_BROKERS: brokers,
     KAFKA_CLIENT_ID: 'narad-tests',
@@ -41,17 +51,19 @@ const productionTimeouts = (brokers: string): Config => {
     UPSTASH_REDIS_REST_TOKEN: stack.upstashToken,
   });
   const production = profileDefaults('production');
-  if (!config.kafka || !config.redis) throw new Error('test config lacks Kafka or Redis');
+  const kafka = kafkaServers(config.kafka);
+  const redis = upstashRedis(config.redis);
+  if (!kafka || !redis) throw new Error('test config lacks Kafka or Redis');
   return {
     ...config,
     kafka: {
-      ...config.kafka,
+      ...kafka,
       connectionTimeoutMs: production.connectionTimeoutMs,
       requestTimeoutMs: production.requestTimeoutMs,
       retry: { ...production.retry },
     },
     redis: {
-      ...config.redis,
+      ...redis,
       requestTimeoutMs: production.redisRequestTimeoutMs,
       retries: production.redisRetries,
     },
@@ -114,7 +126,7 @@ describe('a broker that accepts connections and never answers, with production t
     const services = servicesWith({
       ...patient,
       kafka: {
-        ...(patient.kafka as NonNullable<Config['kafka']>),
+        ...patient.kafka,
         connectionTimeoutMs: 60_000,
         requestTimeoutMs: 60_000,
       },
@@ -166,14 +178,11 @@ describe('a connection that hangs after the records were handed to the broker', 
       return socket;
     };
     const config = productionTimeouts(stack.kafkaBrokers);
-    const kafka = createKafkaService(
-      createKafkaClient(config.kafka as NonNullable<Config['kafka']>, { socketFactory }),
-      {
-        idempotent: true,
-        allowAutoTopicCreation: true,
-        retry: config.kafka?.retry ?? { initialRetryTimeMs: 300, retries: 8 },
-      },
-    );
+    const kafka = createKafkaService(createKafkaClient(config.kafka, { socketFactory }), {
+      idempotent: true,
+      allowAutoTopicCreation: true,
+      retry: config.kafka.retry,
+    });
     const { redis } = servicesWith(config);
     await kafka.send(topic, { seq: 1 });
     for (const socket of sockets) socket.pause();

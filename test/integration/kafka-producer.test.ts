@@ -7,7 +7,7 @@ import {
   ResourcePatternTypes,
 } from 'kafkajs';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { type KafkaConfig, loadConfig } from '../../lib/config.ts';
+import { type KafkaConfig, kafkaServers, loadConfig } from '../../lib/config.ts';
 import {
   KafkaAuthenticationError,
   KafkaAuthorizationError,
@@ -33,11 +33,9 @@ import {
 const stack = inject('stack');
 
 const kafkaConfig = (env: Record<string, string>): KafkaConfig => {
-  const config = loadConfig({
-    KAFKA_BROKERS: stack.kafkaBrokers,
-    KAFKA_CLIENT_ID: 'narad-tests',
-    ...env,
-  }).kafka;
+  const config = kafkaServers(
+    loadConfig({ KAFKA_BROKERS: stack.kafkaBrokers, KAFKA_CLIENT_ID: 'narad-tests', ...env }).kafka,
+  );
   if (!config) throw new Error('test config has no Kafka');
   return config;
 };

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
-import { type KafkaConfig, loadConfig } from '../../lib/config.ts';
+import { type KafkaConfig, kafkaServers, loadConfig } from '../../lib/config.ts';
 import { createKafkaClient } from '../../lib/kafka/client.ts';
 import { discoverBrokers, forgetDiscoveredBrokers } from '../../lib/kafka/discovery.ts';
 import { createKafkaService } from '../../lib/kafka/producer.ts';
@@ -64,7 +64,7 @@ const discovery = () => ({
 });
 
 const mskConfig = (env: Record<string, string> = {}): KafkaConfig => {
-  const config = loadConfig({ MSK_CLUSTER_ARN: ARN, ...env }).kafka;
+  const config = kafkaServers(loadConfig({ MSK_CLUSTER_ARN: ARN, ...env }).kafka);
   if (!config) throw new Error('no Kafka config');
   return config;
 };

@@ -34,7 +34,10 @@ const configWith = (env: Record<string, string> = {}, upstashUrl = stack.upstash
   });
 
 const limiterFor = (config: Config) =>
-  createRateLimiter(config, config.redis ? createRedisClient(config.redis) : undefined);
+  createRateLimiter(
+    config,
+    config.redis.kind === 'upstash' ? createRedisClient(config.redis) : undefined,
+  );
 
 const user = () => ({ kind: 'user', userId: `user-rl-${randomUUID().slice(0, 8)}` }) as const;
 

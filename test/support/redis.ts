@@ -10,8 +10,9 @@ export const CLOSED_URL = 'http://127.0.0.1:1';
 
 export const redisConfig = (
   stack: StackEndpoints,
-  overrides: Partial<RedisConfig> = {},
+  overrides: Partial<Omit<RedisConfig, 'kind'>> = {},
 ): RedisConfig => ({
+  kind: 'upstash',
   url: stack.upstashUrl,
   token: stack.upstashToken,
   requestTimeoutMs: 1_000,
@@ -21,7 +22,7 @@ export const redisConfig = (
 
 export const redisServiceFor = (
   stack: StackEndpoints,
-  overrides: Partial<RedisConfig> = {},
+  overrides: Partial<Omit<RedisConfig, 'kind'>> = {},
 ): RedisService => createRedisServiceFor(redisConfig(stack, overrides));
 
 /** A plain client on the real Redis, for preparing and checking what a test expects. */

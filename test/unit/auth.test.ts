@@ -295,8 +295,13 @@ describe('the health document and the auth settings it reports', () => {
   const config = (overrides: Partial<Config> = {}) =>
     ({
       auth: SESSION_MODE,
-      embedded: { kafka: false, redis: false, lambdaUrl: undefined, mappings: [] },
-      redis: { url: 'http://127.0.0.1:8079', token: 't', requestTimeoutMs: 1000, retries: 1 },
+      redis: {
+        kind: 'upstash',
+        url: 'http://127.0.0.1:8079',
+        token: 't',
+        requestTimeoutMs: 1000,
+        retries: 1,
+      },
       rateLimit: { userRequests: 60, serviceRequests: 1200, windowSeconds: 60 },
       ...overrides,
     }) as Config;
@@ -321,10 +326,7 @@ describe('the health document and the auth settings it reports', () => {
         onRedisFailure: 'allow',
       },
     });
-    const embedded = config({
-      redis: undefined,
-      embedded: { kafka: true, redis: true, lambdaUrl: undefined, mappings: [] },
-    });
+    const embedded = config({ redis: { kind: 'embedded' } });
     expect(rateLimitStatus(embedded)).toEqual({
       status: 'skipped',
       reason: expect.stringMatching(/embedded Redis runs only this project's scripts/),

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig, profileDefaults, profileOf } from '../../lib/config.ts';
+import {
+  inMemoryParts,
+  kafkaServers,
+  loadConfig,
+  profileDefaults,
+  profileOf,
+  upstashRedis,
+} from '../../lib/config.ts';
 import { ANSWER_RESERVE_MS } from '../../lib/deadline.ts';
 import { ConfigError } from '../../lib/errors.ts';
 
@@ -57,6 +64,7 @@ describe('profiles', () => {
     const { kafka, redis, stage } = loadConfig(LOCAL);
     expect(stage).toBe('dev');
     expect(kafka).toMatchObject({
+      kind: 'brokers',
       clientId: 'narad-services',
       brokers: ['127.0.0.1:9092'],
       ssl: false,
@@ -66,7 +74,11 @@ describe('profiles', () => {
       retry: { initialRetryTimeMs: 100, retries: 3 },
       allowAutoTopicCreation: true,
     });
-    expect(redis).toMatchObject({ url: LOCAL.UPSTASH_REDIS_REST_URL, requestTimeoutMs: 3_000 });
+    expect(redis).toMatchObject({
+      kind: 'upstash',
+      url: LOCAL.UPSTASH_REDIS_REST_URL,
+      requestTimeoutMs: 3_000,
+    });
   });
 
   it('gives production patience within the functions timeout: 300 ms x8 retries, no auto-created topics', () => {
@@ -101,23 +113,85 @@ describe('profiles', () => {
     },
   );
 
-  it('leaves Kafka and Redis unconfigured in development when their variables are absent', () => {
-    const config = loadConfig({});
-    expect(config.kafka).toBeUndefined();
-    expect(config.redis).toBeUndefined();
-  });
-
   it('treats blank variables as absent (serverless.yml passes unset params as empty strings)', () => {
     const config = loadConfig({ ...LOCAL, MSK_CLUSTER_ARN: '', KAFKA_SASL_MECHANISM: ' ' });
-    expect(config.kafka?.mskClusterArn).toBeUndefined();
-    expect(config.kafka?.sasl).toBeUndefined();
+    expect(config.kafka).toMatchObject({ kind: 'brokers', sasl: undefined });
+    expect(config.kafka).not.toHaveProperty('mskClusterArn');
   });
 
   it('takes the region for MSK discovery from the cluster ARN when AWS_REGION is unset', () => {
     const { kafka } = loadConfig({
       MSK_CLUSTER_ARN: 'arn:aws:kafka:eu-west-1:123456789012:cluster/narad/751d2973-a626-431c',
     });
-    expect(kafka).toMatchObject({ brokers: [], region: 'eu-west-1' });
+    expect(kafka).toMatchObject({ kind: 'msk', region: 'eu-west-1' });
+    expect(kafka).not.toHaveProperty('brokers');
+  });
+});
+
+describe('what is configured says which: servers, embedded or none', () => {
+  const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/narad/751d2973-a626-431c';
+
+  it('is none for Kafka and Redis in development when their variables are absent', () => {
+    const config = loadConfig({});
+    expect(config.kafka).toEqual({ kind: 'none' });
+    expect(config.redis).toEqual({ kind: 'none' });
+    expect(kafkaServers(config.kafka)).toBeUndefined();
+    expect(upstashRedis(config.redis)).toBeUndefined();
+    expect(inMemoryParts(config)).toEqual([]);
+  });
+
+  it('names brokers from KAFKA_BROKERS and an MSK cluster from MSK_CLUSTER_ARN', () => {
+    const brokers = loadConfig(LOCAL).kafka;
+    const msk = loadConfig({ MSK_CLUSTER_ARN: ARN }).kafka;
+    expect(brokers).toMatchObject({ kind: 'brokers', brokers: ['127.0.0.1:9092'] });
+    expect(msk).toMatchObject({ kind: 'msk', mskClusterArn: ARN });
+    expect(kafkaServers(brokers)).toBe(brokers);
+    expect(kafkaServers(msk)).toBe(msk);
+  });
+
+  it('names the Upstash REST API when UPSTASH_REDIS_REST_URL is set', () => {
+    const { redis } = loadConfig(LOCAL);
+    expect(redis).toEqual({
+      kind: 'upstash',
+      url: LOCAL.UPSTASH_REDIS_REST_URL,
+      token: LOCAL.UPSTASH_REDIS_REST_TOKEN,
+      requestTimeoutMs: 3_000,
+      retries: 1,
+    });
+    expect(upstashRedis(redis)).toBe(redis);
+  });
+
+  it.each([
+    ['kafka', { kafka: 'embedded', redis: 'upstash' }, ['kafka']],
+    ['redis', { kafka: 'brokers', redis: 'embedded' }, ['redis']],
+    ['redis, kafka', { kafka: 'embedded', redis: 'embedded' }, ['kafka', 'redis']],
+  ] as const)(
+    'is embedded for the parts NARAD_EMBEDDED=%s names, whatever else is set',
+    (parts, kinds, listed) => {
+      const config = loadConfig({ ...LOCAL, NARAD_EMBEDDED: parts });
+      expect({ kafka: config.kafka.kind, redis: config.redis.kind }).toEqual(kinds);
+      expect(inMemoryParts(config)).toEqual(listed);
+      if (config.kafka.kind === 'embedded') expect(config.kafka).toEqual({ kind: 'embedded' });
+      if (config.redis.kind === 'embedded') expect(config.redis).toEqual({ kind: 'embedded' });
+    },
+  );
+
+  it("holds none of npm start's own settings: where embedded Kafka delivers is local/'s business", () => {
+    const config = loadConfig({
+      NARAD_EMBEDDED: 'kafka',
+      NARAD_EMBEDDED_LAMBDA_URL: 'not even a URL',
+      NARAD_EMBEDDED_MAPPINGS: 'not JSON',
+    });
+    expect(config.kafka).toEqual({ kind: 'embedded' });
+    expect(Object.keys(config).sort()).toEqual(
+      ['auth', 'kafka', 'profile', 'rateLimit', 'redis', 'stage'].sort(),
+    );
+  });
+
+  it('refuses NARAD_EMBEDDED in production, naming it', () => {
+    const error = configErrorOf({ ...PRODUCTION, NARAD_EMBEDDED: 'redis' });
+    expect(error.variable).toBe('NARAD_EMBEDDED');
+    expect(error.message).toMatch(/must be empty in production/);
   });
 });
 
@@ -193,7 +267,9 @@ describe('a bad or missing variable fails with one message naming it', () => {
 
 describe("the design document's variables", () => {
   it('honours KAFKA_CLIENT_ID, as the design sets it', () => {
-    expect(loadConfig({ ...LOCAL, KAFKA_CLIENT_ID: 'narad' }).kafka?.clientId).toBe('narad');
+    expect(loadConfig({ ...LOCAL, KAFKA_CLIENT_ID: 'narad' }).kafka).toMatchObject({
+      clientId: 'narad',
+    });
   });
 
   it.each([
@@ -266,8 +342,8 @@ describe('production refuses anything that would send credentials in plaintext',
 
   it('accepts TLS with SASL/IAM and no password at all', () => {
     const { KAFKA_SASL_USERNAME: _u, KAFKA_SASL_PASSWORD: _p, ...rest } = PRODUCTION;
-    expect(loadConfig({ ...rest, KAFKA_SASL_MECHANISM: 'aws-iam' }).kafka?.sasl).toEqual({
-      mechanism: 'aws-iam',
+    expect(loadConfig({ ...rest, KAFKA_SASL_MECHANISM: 'aws-iam' }).kafka).toMatchObject({
+      sasl: { mechanism: 'aws-iam' },
     });
   });
 });

@@ -1,13 +1,13 @@
 import type { MSKEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import type { EmbeddedMapping } from '../../lib/embedded-parts.ts';
-import { ValidationError } from '../../lib/errors.ts';
+import { ConfigError, ValidationError } from '../../lib/errors.ts';
 import { createEmbeddedKafkaService } from '../../lib/kafka/embedded-service.ts';
 import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
 import { batchItemFailures } from '../../lib/lambda/batch-response.ts';
 import { decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
 import { startEmbeddedDelivery } from '../../local/embedded/kafka-delivery.ts';
 import { EmbeddedKafkaLog } from '../../local/embedded/kafka-log.ts';
+import { type EmbeddedMapping, embeddedKafkaSettings } from '../../local/embedded/settings.ts';
 import type { Invoke } from '../../local/msk-bridge/types.ts';
 
 const mapping = (overrides: Partial<EmbeddedMapping> = {}): EmbeddedMapping => ({
@@ -46,6 +46,41 @@ const recordingInvoke = (answer: (offsets: number[], call: number) => unknown = 
   };
   return { invoke, seen };
 };
+
+describe("embedded Kafka's settings (npm start writes them; lib/config.ts does not read them)", () => {
+  it('reads the Lambda endpoint and the mappings', () => {
+    const mappings = [mapping()];
+
+    const settings = embeddedKafkaSettings({
+      NARAD_EMBEDDED_LAMBDA_URL: 'http://127.0.0.1:3002',
+      NARAD_EMBEDDED_MAPPINGS: JSON.stringify(mappings),
+    });
+
+    expect(settings).toEqual({ lambdaUrl: 'http://127.0.0.1:3002', mappings });
+    expect(embeddedKafkaSettings({})).toEqual({ lambdaUrl: undefined, mappings: [] });
+  });
+
+  it.each([
+    ['NARAD_EMBEDDED_MAPPINGS', { NARAD_EMBEDDED_MAPPINGS: '[{' }, /must be JSON/],
+    [
+      'NARAD_EMBEDDED_MAPPINGS',
+      { NARAD_EMBEDDED_MAPPINGS: '[{"topic":"orders"}]' },
+      /NARAD_EMBEDDED_MAPPINGS/,
+    ],
+    ['NARAD_EMBEDDED_LAMBDA_URL', { NARAD_EMBEDDED_LAMBDA_URL: 'ftp://x' }, /must be an http URL/],
+  ])('refuses a bad %s with an error naming it', (variable, env, message) => {
+    let error: unknown;
+    try {
+      embeddedKafkaSettings(env);
+    } catch (thrown) {
+      error = thrown;
+    }
+
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toMatch(message);
+  });
+});
 
 describe('the embedded Kafka service', () => {
   it('refuses what the real producer refuses, before anything is written', async () => {

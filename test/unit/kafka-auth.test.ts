@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../lib/config.ts';
+import { kafkaServers, loadConfig } from '../../lib/config.ts';
 import { saslOptionsOf } from '../../lib/kafka/auth.ts';
 import { brokerStringFor } from '../../lib/kafka/discovery.ts';
 
 const kafkaConfigOf = (env: Record<string, string>) => {
-  const config = loadConfig({ KAFKA_BROKERS: 'b-1.example:9098', ...env }).kafka;
+  const config = kafkaServers(loadConfig({ KAFKA_BROKERS: 'b-1.example:9098', ...env }).kafka);
   if (!config) throw new Error('no Kafka config');
   return config;
 };

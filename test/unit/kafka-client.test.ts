@@ -15,7 +15,7 @@ vi.mock('kafkajs', async (importOriginal) => {
   };
 });
 
-const { loadConfig } = await import('../../lib/config.ts');
+const { kafkaServers, loadConfig } = await import('../../lib/config.ts');
 const { createKafkaClient } = await import('../../lib/kafka/client.ts');
 
 describe('createKafkaClient', () => {
@@ -38,7 +38,7 @@ describe('createKafkaClient', () => {
   ])(
     'hands kafkajs the %s profile retry settings under the names kafkajs reads',
     (_, env, retry) => {
-      const config = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', ...env }).kafka;
+      const config = kafkaServers(loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092', ...env }).kafka);
       if (!config) throw new Error('no Kafka config');
       received.length = 0;
 

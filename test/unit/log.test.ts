@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, Context, MSKEvent, MSKRecord } from 'aws-lambda';
 import { logLevel } from 'kafkajs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { loadConfig } from '../../lib/config.ts';
+import { kafkaServers, loadConfig } from '../../lib/config.ts';
 import { loadEvent } from '../support/fixtures.ts';
 
 type Line = Record<string, unknown> & { level: string; message: string };
@@ -443,7 +443,9 @@ describe('kafkajs logs', () => {
   it('a real client that cannot connect writes only JSON lines', async () => {
     const { kafka } = await load();
     const config = loadConfig({ KAFKA_BROKERS: '127.0.0.1:1', KAFKA_CLIENT_ID: 'narad-tests' });
-    const admin = kafka.createKafkaClient(config.kafka ?? expect.fail('no kafka config')).admin();
+    const admin = kafka
+      .createKafkaClient(kafkaServers(config.kafka) ?? expect.fail('no kafka config'))
+      .admin();
     const logs = captureLogs();
 
     await expect(admin.connect()).rejects.toThrow();

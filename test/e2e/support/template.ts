@@ -18,7 +18,7 @@ export interface Template {
   Resources: Record<string, Resource>;
 }
 
-/** What the README's deploy command passes; the optional HTTP API params keep their defaults. */
+/** What the deploy command of docs/deploying.md passes; the optional HTTP API params keep their defaults. */
 export const PROD_PARAMS = {
   mskClusterArn: 'arn:aws:kafka:eu-west-1:123456789012:cluster/narad/0f1e2d3c-1',
   subnetIds: 'subnet-0a,subnet-0b',
@@ -29,7 +29,7 @@ export const PROD_PARAMS = {
   serviceApiKeyVersion: '0f1e2d3c-4b5a-4697-8887-a5b4c3d2e1f0',
 };
 
-/** `{name: value}` -> `--param=name=value` arguments, as the README's deploy command passes them. */
+/** `{name: value}` -> `--param=name=value` arguments, as docs/deploying.md's deploy command passes them. */
 export const paramArgs = (params: Record<string, string>): string[] =>
   Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
 
