@@ -99,11 +99,14 @@ export const writeMetricsTo = (write: ((line: string) => void) | undefined): voi
  * without the warning for an invocation that recorded nothing.
  */
 class NaradMetrics extends Metrics {
-  readonly #options: MetricsOptions;
+  readonly #dimensions: Record<string, string>;
 
-  constructor(options: MetricsOptions) {
-    super(options);
-    this.#options = options;
+  constructor(dimensions: Record<string, string>, options: MetricsOptions = {}) {
+    super({ ...options, namespace: METRICS_NAMESPACE, logger });
+    this.#dimensions = dimensions;
+    // Powertools adds a `service` dimension by default; ours are the function and the stage only.
+    this.clearDefaultDimensions();
+    this.setDefaultDimensions(dimensions);
   }
 
   override publishStoredMetrics(): this {
@@ -119,9 +122,9 @@ class NaradMetrics extends Metrics {
     return this;
   }
 
-  /** The cold-start metric's one-off instance, writing the same way. */
+  /** The cold-start metric's one-off instance: the same dimensions, written the same way. */
   override singleMetric(): NaradMetrics {
-    return new NaradMetrics({ ...this.#options, singleMetric: true });
+    return new NaradMetrics(this.#dimensions, { singleMetric: true });
   }
 }
 
@@ -132,13 +135,8 @@ const dimensionsOf = (functionName: string, topic?: string): Record<string, stri
   ...(topic === undefined ? {} : { topic }),
 });
 
-const metricsOf = (functionName: string, topic?: string): NaradMetrics => {
-  const metrics = new NaradMetrics({ namespace: METRICS_NAMESPACE, logger });
-  // Powertools adds a `service` dimension by default; ours are the function and the stage only.
-  metrics.clearDefaultDimensions();
-  metrics.setDefaultDimensions(dimensionsOf(functionName, topic));
-  return metrics;
-};
+const metricsOf = (functionName: string, topic?: string): NaradMetrics =>
+  new NaradMetrics(dimensionsOf(functionName, topic));
 
 // One per function for the container's life: Powertools counts the cold start per instance.
 const functionMetrics = new Map<string, NaradMetrics>();
