@@ -158,6 +158,42 @@ const httpApiProblems = ({
       ]),
 ];
 
+/** A plain address SNS can send to: no spaces, one @, a dot in the domain. */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The alarms' address and thresholds (deploy/operations.cjs, docs/operations.md). */
+const alarmProblems = ({
+  alarmEmail,
+  alarmBacklogMinutes,
+  alarmOffsetLag,
+  alarmFunctionErrors,
+  alarmFunctionThrottles,
+  alarmHttp5xxPercent,
+}) => [
+  ...(alarmEmail && !EMAIL.test(String(alarmEmail))
+    ? [`alarmEmail "${alarmEmail}" is not an email address (or leave it empty for none)`]
+    : []),
+  ...(isWholeNumber(alarmBacklogMinutes, 1) && Number(alarmBacklogMinutes) <= 1440
+    ? []
+    : [
+        `alarmBacklogMinutes "${alarmBacklogMinutes}" must be a whole number of minutes from 1 to 1440 (CloudWatch evaluates at most a day)`,
+      ]),
+  ...(isWholeNumber(alarmOffsetLag, 0)
+    ? []
+    : [`alarmOffsetLag "${alarmOffsetLag}" must be a whole number of records, 0 or more`]),
+  ...[
+    ['alarmFunctionErrors', alarmFunctionErrors],
+    ['alarmFunctionThrottles', alarmFunctionThrottles],
+  ]
+    .filter(([, value]) => !isWholeNumber(value, 1))
+    .map(([name, value]) => `${name} "${value}" must be a whole number of invocations, 1 or more`),
+  ...(/^\d+(\.\d+)?$/.test(String(alarmHttp5xxPercent)) &&
+  Number(alarmHttp5xxPercent) > 0 &&
+  Number(alarmHttp5xxPercent) < 100
+    ? []
+    : [`alarmHttp5xxPercent "${alarmHttp5xxPercent}" must be a percentage above 0 and below 100`]),
+];
+
 /** Every problem with `params`, each naming its param; empty when they can be deployed. */
 const problemsOf = (params) => {
   const production = params.nodeEnv === 'production';
@@ -167,6 +203,7 @@ const problemsOf = (params) => {
     ...userSourceProblems(params, production),
     ...secretVersionProblems(params, production),
     ...httpApiProblems(params),
+    ...alarmProblems(params),
   ];
 };
 

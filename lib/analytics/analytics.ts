@@ -3,6 +3,7 @@ import { RedisCommandError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
 import { analyticsDedupKeys, RECENT_ACTIVITY_LIMIT, TTL, userKeys } from '../keys.ts';
 import { loggableError, logger } from '../log.ts';
+import { recordMetric } from '../metrics.ts';
 import { classifyRedisError } from '../redis/errors.ts';
 import { runScript } from '../redis/scripts.ts';
 import { requireRedis } from '../redis/service.ts';
@@ -82,6 +83,7 @@ export const trackEvents = async (
       error: loggableError(classifyRedisError(error)),
     }),
   );
+  recordMetric('EventsTracked', events.length);
   return { accepted: events.length, path: outcome.path };
 };
 
@@ -231,6 +233,8 @@ export const applyAnalyticsBatch = async (
   };
   const leftOut = laterCopies(slices);
   outcome.duplicates += leftOut.size;
+  // Events counted now: those of the slices applied, less the copies the script recognised.
+  let counted = 0;
   const held = new Set<string>();
   let pending = slices.filter((slice) => slice.events.length > 0);
   while (pending.length > 0) {
@@ -253,9 +257,13 @@ export const applyAnalyticsBatch = async (
       continue;
     }
     outcome.duplicates += decoded.duplicates;
+    counted -= decoded.duplicates;
     const next: AnalyticsSlice[] = [];
     decoded.verdicts.forEach((verdict, i) => {
       const slice = pending[i] as AnalyticsSlice;
+      if (verdict.status === 'applied' || verdict.status === 'reset') {
+        counted += slice.events.filter((item) => !leftOut.has(item)).length;
+      }
       if (verdict.status === 'applied') outcome.applied.push(rangeOf(slice));
       else if (verdict.status === 'reset') outcome.reset.push(rangeOf(slice));
       else if (verdict.status === 'already-applied') outcome.alreadyApplied.push(rangeOf(slice));
@@ -269,5 +277,7 @@ export const applyAnalyticsBatch = async (
     });
     pending = next;
   }
+  recordMetric('EventsCounted', counted);
+  recordMetric('DuplicatesSkipped', outcome.duplicates);
   return outcome;
 };

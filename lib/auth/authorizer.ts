@@ -1,5 +1,6 @@
 import type { AuthConfig } from '../config.ts';
 import { RedisUnavailableError } from '../errors.ts';
+import { recordMetric } from '../metrics.ts';
 import type { RedisService } from '../redis/service.ts';
 import { credentialsOf, isServiceKey } from './credentials.ts';
 import { lookUpSession } from './sessions.ts';
@@ -36,7 +37,7 @@ export interface AuthorizerDeps {
  * 500 (offline: 401); no request gets in unverified.
  * @throws RedisUnavailableError / RedisCommandError when the session cannot be looked up.
  */
-export const decide = async (
+const decideOnce = async (
   { config, redis }: AuthorizerDeps,
   headers: Record<string, string | undefined> | null | undefined,
 ): Promise<AuthorizerDecision> => {
@@ -63,4 +64,17 @@ export const decide = async (
       return { allowed: false, reason: `${session.status}-session` };
     }
   }
+};
+
+/**
+ * The authorizer's decision (decideOnce above), each refusal counted as an AuthorizerDenials
+ * metric: a rising count is someone trying credentials, or clients with expired sessions.
+ */
+export const decide = async (
+  deps: AuthorizerDeps,
+  headers: Record<string, string | undefined> | null | undefined,
+): Promise<AuthorizerDecision> => {
+  const decision = await decideOnce(deps, headers);
+  if (!decision.allowed) recordMetric('AuthorizerDenials');
+  return decision;
 };

@@ -3,6 +3,7 @@ import type { Redis } from '@upstash/redis';
 import type { Config } from '../config.ts';
 import { RedisCommandError, TooManyRequestsError } from '../errors.ts';
 import { briefError, logger } from '../log.ts';
+import { recordMetric } from '../metrics.ts';
 import { classifyRedisError } from '../redis/errors.ts';
 import type { Principal } from './principal.ts';
 
@@ -133,6 +134,7 @@ export const createRateLimiter = (
       }
       if (result.success) return;
       const retryAfterSeconds = Math.max(1, Math.ceil((result.reset - Date.now()) / 1000));
+      recordMetric('RateLimited');
       throw new TooManyRequestsError(
         `Too many requests: at most ${result.limit} ${route} per ${status.windowSeconds} s for this ${principal.kind === 'user' ? 'user' : 'service key'}; retry in ${retryAfterSeconds} s`,
         retryAfterSeconds,

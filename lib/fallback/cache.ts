@@ -1,4 +1,5 @@
 import { RedisUnavailableError, ValidationError } from '../errors.ts';
+import { recordMetric } from '../metrics.ts';
 import type { MemoryStore } from '../redis/memory-store.ts';
 import type { RedisService } from '../redis/service.ts';
 
@@ -62,5 +63,6 @@ export const getWithFallback = async (
       if (!(error instanceof RedisUnavailableError)) throw error;
     }
   }
+  recordMetric('CacheMemoryServes');
   return { value: memory.get<string>(key), source: 'memory' };
 };

@@ -20,6 +20,7 @@ import {
   type SendOptions,
   type SendResult,
 } from '../kafka/producer.ts';
+import { recordMetric } from '../metrics.ts';
 import { defineScript, runScript, type ScriptCall } from '../redis/scripts.ts';
 import type { RedisService } from '../redis/service.ts';
 
@@ -132,6 +133,7 @@ export const sendWithFallback = async (
       error,
     );
   }
+  recordMetric('FallbackParked', entries.length);
   return { path: 'fallback', list, correlationId };
 };
 
@@ -490,6 +492,18 @@ const drainTopic = async (
   return result;
 };
 
+/**
+ * Records what each drain sent and each list's length after it (the backlog, reported every
+ * run, zero included: an alarm watches it stay above zero).
+ */
+const reported = (results: DrainResult[]): DrainResult[] => {
+  for (const { topic, sent, remaining } of results) {
+    recordMetric('FallbackDrained', sent);
+    recordMetric('FallbackBacklog', remaining, { topic });
+  }
+  return results;
+};
+
 /** The topics that have a fallback list, or entries a drain took and has not finished. */
 export const fallbackTopics = async (redis: RedisService): Promise<string[]> => {
   const topics: string[] = [];
@@ -535,18 +549,20 @@ export const drainFallback = async (
   if (config?.kafka.kind === 'embedded') {
     // Embedded Kafka lives in this process's memory (npm start without a broker, beside a real
     // Redis): a drain would move durable messages somewhere they die with the process.
-    return Promise.all(
-      names.map(async (name) => ({
-        topic: name,
-        sent: 0,
-        deadLettered: 0,
-        remaining: await redis.client.llen(fallbackListKey(name)),
-        stoppedBecause:
-          'Kafka is embedded (in memory): the list stays in Redis until a real broker is configured',
-      })),
+    return reported(
+      await Promise.all(
+        names.map(async (name) => ({
+          topic: name,
+          sent: 0,
+          deadLettered: 0,
+          remaining: await redis.client.llen(fallbackListKey(name)),
+          stoppedBecause:
+            'Kafka is embedded (in memory): the list stays in Redis until a real broker is configured',
+        })),
+      ),
     );
   }
   const results: DrainResult[] = [];
   for (const name of names) results.push(await drainTopic(kafka, redis, name, options));
-  return results;
+  return reported(results);
 };

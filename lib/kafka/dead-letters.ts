@@ -1,5 +1,6 @@
 import { ZodError } from 'zod';
 import { ValidationError } from '../errors.ts';
+import { recordMetric } from '../metrics.ts';
 import type { RedisService } from '../redis/service.ts';
 import { CORRELATION_ID_HEADER, type KafkaService } from './producer.ts';
 
@@ -228,5 +229,6 @@ export const settleFailedRecord = async (
   } catch (cause) {
     return { outcome: 'retry', attempts, reason: `${topic} did not take it (${reasonOf(cause)})` };
   }
+  recordMetric('DeadLettered', 1, { topic: record.topic });
   return { outcome: 'dead-lettered', attempts, topic };
 };

@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { withDeadline } from '../deadline.ts';
 import { loggableError, logger } from '../log.ts';
+import { withMetrics } from '../metrics.ts';
 
 export type LogFields = Record<string, unknown>;
 
@@ -15,8 +16,11 @@ export interface InvocationOutcome {
 export interface InvocationLogOptions {
   /** The Lambda context, when the runtime passed one: adds function_name, function_request_id... */
   context?: Context | undefined;
-  /** On every line logged during the invocation (kafkajs's too): function, correlation id(s). */
-  keys: LogFields;
+  /**
+   * On every line logged during the invocation (kafkajs's too): the function (also the
+   * `function` dimension of its metrics), correlation id(s).
+   */
+  keys: LogFields & { function: string };
   /** Only on the invocation line, before the outcome: the route, the batch. */
   fields?: LogFields;
   /** Time already counted against the timeout that the context leaves out (deadline.ts). */
@@ -38,7 +42,8 @@ const takeColdStart = (): boolean => {
  * outcome `outcomeOf` reads from the result, `duration_ms` and `cold_start`. A throw becomes an
  * error-level line carrying the error, and is rethrown. The keys are removed from the logger
  * afterwards, so nothing leaks into the next invocation of the container. `run` works under the
- * invocation's deadline (deadline.ts), so its network calls end before Lambda's timeout.
+ * invocation's deadline (deadline.ts), so its network calls end before Lambda's timeout, and
+ * with metrics of its own (metrics.ts), written once when it ends.
  */
 export const withInvocationLog = async <R>(
   { context, keys, fields = {}, uncountedMs = 0 }: InvocationLogOptions,
@@ -62,16 +67,18 @@ export const withInvocationLog = async <R>(
       },
       error === undefined ? {} : { error },
     );
-  try {
-    const result = await withDeadline(context, run, { uncountedMs });
-    write(outcomeOf(result));
-    return result;
-  } catch (thrown) {
-    write({ level: 'error', fields: { outcome: 'threw' }, error: loggableError(thrown) });
-    throw thrown;
-  } finally {
-    logger.removeKeys(Object.keys(invocationKeys));
-  }
+  return withMetrics(keys.function, async () => {
+    try {
+      const result = await withDeadline(context, run, { uncountedMs });
+      write(outcomeOf(result));
+      return result;
+    } catch (thrown) {
+      write({ level: 'error', fields: { outcome: 'threw' }, error: loggableError(thrown) });
+      throw thrown;
+    } finally {
+      logger.removeKeys(Object.keys(invocationKeys));
+    }
+  });
 };
 
 /**

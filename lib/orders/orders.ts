@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ConflictError } from '../errors.ts';
 import { sendWithFallback } from '../fallback/messages.ts';
 import { identifier, orderIdempotencyKey, orderKeys, TTL } from '../keys.ts';
+import { recordMetric } from '../metrics.ts';
 import { defineScript, runScript } from '../redis/scripts.ts';
 import { type RedisService, requireRedis } from '../redis/service.ts';
 import type { Services } from '../services.ts';
@@ -129,6 +130,7 @@ const acceptOrder = async (
       { value: order, key: orderId },
       { correlationId },
     );
+    recordMetric('OrdersAccepted');
     return { orderId, status: 'pending', replayed: false, path: outcome.path };
   } catch (error) {
     await redis.del(keys.processing, keys.state).catch(() => undefined);
@@ -318,7 +320,10 @@ export const processOrder = async (
   const [state, result, error] = await redis.client.mget<
     [OrderStateRecord | null, unknown, { deadLettered?: true } | null]
   >(keys.state, keys.result, keys.error);
-  if (isDone(state, result, error)) return 'duplicate';
+  if (isDone(state, result, error)) {
+    recordMetric('DuplicatesSkipped');
+    return 'duplicate';
+  }
   const base = {
     orderId: order.orderId,
     userId: order.userId,
@@ -366,6 +371,7 @@ export const processOrder = async (
   }
   pipeline.del(keys.processing);
   await pipeline.exec();
+  recordMetric(outcome.ok ? 'OrdersCompleted' : 'OrdersFailed');
   return outcome.ok ? 'completed' : 'failed';
 };
 
@@ -394,4 +400,5 @@ export const failOrder = async (
     })
     .del(keys.processing)
     .exec();
+  recordMetric('OrdersFailed');
 };

@@ -4,6 +4,7 @@ import { MAX_CLOCK_SKEW_MS, type StoredSession } from '../auth/sessions.ts';
 import { ValidationError } from '../errors.ts';
 import { cacheWithFallback, getWithFallback } from '../fallback/cache.ts';
 import { identifier, sessionKey, TTL, userKeys } from '../keys.ts';
+import { recordMetric } from '../metrics.ts';
 import type { Services } from '../services.ts';
 import type { UserSource } from './user-source.ts';
 
@@ -40,7 +41,11 @@ export const getUserProfile = async (
   const key = userKeys(identifier('userId', userId)).profile;
   const cached = await getWithFallback(services, key);
   const profile = profileOf(cached.value);
-  if (profile !== null) return { profile, cache: 'hit', source: cached.source };
+  if (profile !== null) {
+    recordMetric('CacheHits');
+    return { profile, cache: 'hit', source: cached.source };
+  }
+  recordMetric('CacheMisses');
   const fetched = await source(userId);
   const stored = await cacheWithFallback(services, key, JSON.stringify(fetched), TTL.userProfile);
   return { profile: fetched, cache: 'miss', source: stored };

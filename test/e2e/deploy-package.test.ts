@@ -1,6 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRICS_NAMESPACE } from '../../lib/metrics.ts';
+import { PARKED_TOPICS } from '../../lib/topics.ts';
 import { runServerless } from '../support/serverless-cli.ts';
 import {
   effective,
@@ -254,6 +256,144 @@ describe('the prod stage with the optional HTTP API params', () => {
       },
     });
   }, 120_000);
+});
+
+type MetricStat = {
+  Metric: {
+    Namespace: string;
+    MetricName: string;
+    Dimensions: Array<{ Name: string; Value: unknown }>;
+  };
+  Stat: string;
+};
+type AlarmMetric = { Id: string; Expression?: string; MetricStat?: MetricStat };
+
+describe('operations: alarms, their SNS topic and the dashboard (docs/operations.md)', () => {
+  const alarms = () => resourcesOfType(template, 'AWS::CloudWatch::Alarm');
+  const alarm = (id: string) => {
+    const found = alarms()[id];
+    expect(found, id).toBeDefined();
+    return found?.Properties as Record<string, unknown>;
+  };
+  const dimensionsOf = (stat: MetricStat | undefined) =>
+    Object.fromEntries((stat?.Metric.Dimensions ?? []).map(({ Name, Value }) => [Name, Value]));
+  const functionIds = () => Object.keys(resourcesOfType(template, 'AWS::Lambda::Function'));
+
+  it('notifies one SNS topic from every alarm, and subscribes alarmEmail only when it is given', () => {
+    expect(resourcesOfType(template, 'AWS::SNS::Topic')).toHaveProperty('AlarmTopic');
+    const subscription = template.Resources.AlarmTopicEmail as Resource & { Condition?: string };
+    expect(subscription.Condition).toBe('HasAlarmEmail');
+    expect(subscription.Properties).toMatchObject({
+      Protocol: 'email',
+      Endpoint: { Ref: 'AlarmEmail' },
+    });
+    expect(template.Parameters.AlarmEmail?.Default).toBe('');
+    expect(Object.keys(alarms()).length).toBeGreaterThan(0);
+    for (const [id, { Properties }] of Object.entries(alarms())) {
+      expect(Properties.AlarmActions, id).toEqual([{ Ref: 'AlarmTopic' }]);
+      expect(Properties.OKActions, id).toEqual([{ Ref: 'AlarmTopic' }]);
+    }
+  });
+
+  it('watches the errors and throttles of every function and the OffsetLag of every consumer', () => {
+    const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping');
+    const consumers = new Set(
+      Object.values(mappings).map(
+        (m) => (m.Properties.FunctionName as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
+      ),
+    );
+    expect(consumers.size).toBe(3);
+    for (const fn of functionIds()) {
+      const base = fn.replace(/LambdaFunction$/, '');
+      for (const metric of ['Errors', 'Throttles', ...(consumers.has(fn) ? ['OffsetLag'] : [])]) {
+        expect(alarm(`${base}${metric}Alarm`), `${base} ${metric}`).toMatchObject({
+          Namespace: 'AWS/Lambda',
+          MetricName: metric,
+          Dimensions: [{ Name: 'FunctionName', Value: { Ref: fn } }],
+        });
+      }
+    }
+    expect(alarm('ProcessOrdersOffsetLagAlarm')).toMatchObject({
+      Statistic: 'Maximum',
+      Threshold: 1000,
+    });
+  });
+
+  it('fires on any dead letter of any mapping, and on a fallback backlog of any parked topic that lasts', () => {
+    const dead = alarm('DeadLettersAlarm').Metrics as AlarmMetric[];
+    const watched = dead
+      .filter((m) => m.MetricStat)
+      .map((m) => {
+        const { function: fn, topic, stage } = dimensionsOf(m.MetricStat);
+        expect(m.MetricStat?.Metric).toMatchObject({
+          Namespace: METRICS_NAMESPACE,
+          MetricName: 'DeadLettered',
+        });
+        expect(stage).toBe('prod');
+        return `${fn} ${topic}`;
+      })
+      .sort();
+    expect(watched).toEqual([
+      'processAnalytics system.events',
+      'processAnalytics user.events',
+      'processOrders orders',
+      'userCacheEvents user.events',
+    ]);
+    expect(alarm('DeadLettersAlarm')).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+
+    const backlog = alarm('FallbackBacklogAlarm');
+    const topics = (backlog.Metrics as AlarmMetric[])
+      .filter((m) => m.MetricStat)
+      .map((m) => {
+        expect(m.MetricStat?.Metric.MetricName).toBe('FallbackBacklog');
+        expect(dimensionsOf(m.MetricStat)).toMatchObject({
+          function: 'drainFallback',
+          stage: 'prod',
+        });
+        return dimensionsOf(m.MetricStat).topic;
+      });
+    expect(topics.sort()).toEqual([...PARKED_TOPICS].sort());
+    expect(backlog).toMatchObject({ EvaluationPeriods: 10, DatapointsToAlarm: 10, Threshold: 0 });
+  });
+
+  it("fires when the HTTP API's 5xx responses pass 5 % of its requests", () => {
+    const rate = alarm('Http5xxRateAlarm');
+    const metrics = rate.Metrics as AlarmMetric[];
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe('100 * m0 / m1');
+    expect(metrics.map((m) => m.MetricStat?.Metric.MetricName).filter(Boolean)).toEqual([
+      '5xx',
+      'Count',
+    ]);
+    expect(dimensionsOf(metrics[1]?.MetricStat)).toEqual({ ApiId: { Ref: 'HttpApi' } });
+    expect(rate.Threshold).toBe(5);
+  });
+
+  it('has one dashboard with throughput, failures, backlog, lag and latency', () => {
+    const dashboards = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.parse(
+      ((dashboards[0] as Resource).Properties.DashboardBody as { 'Fn::Sub': string })['Fn::Sub'],
+    ) as { widgets: Array<{ properties: { title: string; metrics: unknown[][] } }> };
+    const titles = body.widgets.map((widget) => widget.properties.title).join(' | ');
+    for (const part of ['Throughput', 'Failures', 'backlog', 'lag', 'Latency'])
+      expect(titles).toContain(part);
+    const names = body.widgets.flatMap((widget) =>
+      widget.properties.metrics.map((metric) => metric[1]),
+    );
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'OrdersAccepted',
+        'DeadLettered',
+        'FallbackBacklog',
+        'OffsetLag',
+        'Latency',
+        'CacheHits',
+      ]),
+    );
+  });
 });
 
 describe('KAFKA_CLIENT_ID in a development stage', () => {

@@ -94,6 +94,16 @@ describe('serverless package --stage prod refuses missing or inconsistent params
       { ...PROD_PARAMS, corsAllowedOrigins: 'https://app.example.com/' },
       '- corsAllowedOrigins has "https://app.example.com/", which is not an https origin',
     ],
+    [
+      'an alarm email that is no address',
+      { ...PROD_PARAMS, alarmEmail: 'ops at example.com' },
+      '- alarmEmail "ops at example.com" is not an email address',
+    ],
+    [
+      'a backlog alarm of zero minutes',
+      { ...PROD_PARAMS, alarmBacklogMinutes: '0' },
+      '- alarmBacklogMinutes "0" must be a whole number of minutes from 1 to 1440',
+    ],
   ];
 
   it.each(cases)(

@@ -74,6 +74,24 @@ describe('structured logs of the deployed bundles', () => {
       cold_start: true,
     });
     expect(stderr).not.toContain('e2e-s3cret');
+    // The bundle's metrics: one EMF line (lib/metrics.ts), on stderr too under invoke local.
+    const emf = logLines(stderr).filter((line) => '_aws' in line);
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({
+      _aws: {
+        Timestamp: expect.any(Number),
+        CloudWatchMetrics: [
+          {
+            Namespace: 'Narad',
+            Dimensions: [['function', 'stage']],
+            Metrics: [{ Name: 'OrdersAccepted', Unit: 'Count' }],
+          },
+        ],
+      },
+      function: 'createOrder',
+      stage: 'dev',
+      OrdersAccepted: 1,
+    });
   }, 90_000);
 
   it('processOrders names the batch and the correlation ids from the record headers', async () => {
