@@ -1,4 +1,4 @@
-import { drainFallback } from '../lib/fallback/messages.ts';
+import { drainFallback } from '../lib/fallback/drain.ts';
 import { scheduledHandler } from '../lib/lambda/invocation-log.ts';
 import { getServices } from '../lib/services.ts';
 import { PARKED_TOPICS } from '../lib/topics.ts';

@@ -1,4 +1,4 @@
-import { drainFallback, fallbackTopics } from '../lib/fallback/messages.ts';
+import { drainFallback, fallbackTopics } from '../lib/fallback/drain.ts';
 import { closeServices, getServices } from '../lib/services.ts';
 import { loadLocalToolEnv } from './dotenv.ts';
 

@@ -1,7 +1,8 @@
 import type { Kafka } from 'kafkajs';
 import type { DailyStats } from '../../lib/analytics/queries.ts';
 import { getDailyStats } from '../../lib/analytics/queries.ts';
-import { fallbackListKey, fallbackTopics } from '../../lib/fallback/messages.ts';
+import { fallbackTopics } from '../../lib/fallback/drain.ts';
+import { fallbackListKey } from '../../lib/fallback/messages.ts';
 import type { RedisService } from '../../lib/redis/service.ts';
 import { PARKED_TOPICS } from '../../lib/topics.ts';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import type { DrainResult } from '../../lib/fallback/messages.ts';
+import type { DrainResult } from '../../lib/fallback/drain.ts';
 import { offlineInvoker } from '../../local/msk-bridge/index.ts';
 import { api } from '../support/api.ts';
 import { loadEvent } from '../support/fixtures.ts';

@@ -7,9 +7,11 @@ import {
   drainFallback,
   drainSendersKey,
   drainSendingKey,
+  fallbackTopics,
+} from '../../lib/fallback/drain.ts';
+import {
   type FallbackEntry,
   fallbackListKey,
-  fallbackTopics,
   sendWithFallback,
 } from '../../lib/fallback/messages.ts';
 import type { KafkaService } from '../../lib/kafka/producer.ts';

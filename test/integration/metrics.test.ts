@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { processOrders } from '../../functions/process-orders.ts';
-import { drainFallback, fallbackListKey, sendWithFallback } from '../../lib/fallback/messages.ts';
+import { drainFallback } from '../../lib/fallback/drain.ts';
+import { fallbackListKey, sendWithFallback } from '../../lib/fallback/messages.ts';
 import { deadLetterTopicOf } from '../../lib/kafka/dead-letters.ts';
 import { orderIdempotencyKey, orderKeys, userKeys } from '../../lib/keys.ts';
 import { scheduledHandler, withInvocationLog } from '../../lib/lambda/invocation-log.ts';

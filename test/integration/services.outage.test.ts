@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { cacheWithFallback, getWithFallback } from '../../lib/fallback/cache.ts';
-import { drainFallback, fallbackListKey, sendWithFallback } from '../../lib/fallback/messages.ts';
+import { drainFallback } from '../../lib/fallback/drain.ts';
+import { fallbackListKey, sendWithFallback } from '../../lib/fallback/messages.ts';
 import type { Services } from '../../lib/services.ts';
 import { consumeMessages, countMessages, createTopic, uniqueTopic } from '../support/kafka.ts';
 import { testStackOutages } from '../support/outages.ts';
