@@ -35,8 +35,9 @@ const correlationIdOfRecord = (record: MSKRecord): string | undefined => {
     const bytes: unknown = header?.[CORRELATION_ID_HEADER];
     if (isByteArray(bytes) && bytes.length > 0) {
       // Decoded leniently (a log line, not a decision): invalid UTF-8 becomes U+FFFD.
-      return (isAscii(bytes) ? String.fromCharCode(...bytes) : Buffer.from(bytes).toString('utf8'))
-        .slice(0, 128);
+      return (
+        isAscii(bytes) ? String.fromCharCode(...bytes) : Buffer.from(bytes).toString('utf8')
+      ).slice(0, 128);
     }
   }
   return undefined;
