@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import {
 } from './support/bundles.ts';
 import { type Goal, REPO_ROOT, type Table } from './support/report.ts';
 import { withStack } from './support/stack.ts';
-import { fmt, summarize } from './support/stats.ts';
+import { fmt, ratio, summarize } from './support/stats.ts';
 
 /**
  * Cold start: each function's bundle exactly as `serverless package` builds it (size, zip
@@ -29,6 +30,19 @@ const exec = promisify(execFile);
 const INIT_RUNS = 20;
 const GOAL_BUNDLE_BYTES = 300 * 1024;
 const GOAL_INIT_MS = 60;
+/** A function's init at most this many times its import floor's. */
+const GOAL_FLOOR_RATIO = 1.3;
+/**
+ * The clients a function may need, each with what its code imports from it. A function needs
+ * one when at least CLIENT_MIN_BYTES of it are in its bundle (openapi has 2 KB of
+ * @upstash/redis's error classes, not the client).
+ */
+const CLIENTS: Record<string, string> = {
+  kafkajs: 'Kafka',
+  '@upstash/redis': 'Redis',
+  '@upstash/ratelimit': 'Ratelimit',
+};
+const CLIENT_MIN_BYTES = 10 * 1024;
 const CLUSTER_ARN =
   'arn:aws:kafka:eu-west-1:123456789012:cluster/narad-bench/00000000-0000-0000-0000-000000000000-1';
 const FAKE_CREDENTIALS = {
@@ -93,8 +107,10 @@ interface InitTimes {
   sdkModulesAtInit: number;
 }
 
-/** INIT_RUNS fresh processes per function, in rounds over all functions (noise hits all alike). */
-const initTimes = async (functions: PackagedFunction[]): Promise<Map<string, InitTimes>> => {
+/** INIT_RUNS fresh processes per bundle, in rounds over all of them (noise hits all alike). */
+const initTimes = async (
+  functions: Array<{ name: string; bundle: string }>,
+): Promise<Map<string, InitTimes>> => {
   const samples = new Map(functions.map((fn) => [fn.name, [] as number[]]));
   const sdk = new Map(functions.map((fn) => [fn.name, 0]));
   for (let round = 0; round < INIT_RUNS; round += 1) {
@@ -116,8 +132,8 @@ const initTimes = async (functions: PackagedFunction[]): Promise<Map<string, Ini
   );
 };
 
-/** The three largest packages of a function's bundle (esbuild metafile, same options). */
-const largestParts = async (fn: PackagedFunction): Promise<string> => {
+/** Bytes per package of a function's bundle (esbuild metafile, same options). */
+const bundleParts = async (fn: PackagedFunction): Promise<Map<string, number>> => {
   const result = await build({
     ...esbuildOptionsFromServerless(),
     entryPoints: [join(REPO_ROOT, fn.handler.replace(/\.[^.]+$/, '.ts'))],
@@ -133,11 +149,55 @@ const largestParts = async (fn: PackagedFunction): Promise<string> => {
     const part = match?.[1] ?? 'project code';
     parts.set(part, (parts.get(part) ?? 0) + bytesInOutput);
   }
-  return [...parts.entries()]
+  return parts;
+};
+
+/** The three largest packages of a bundle. */
+const largestParts = (parts: Map<string, number>): string =>
+  [...parts.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 3)
     .map(([part, bytes]) => `${part} ${fmt(bytes / 1024)}`)
     .join(', ');
+
+/** The clients (CLIENTS) a function's bundle holds. */
+const clientsOf = (parts: Map<string, number>): string[] =>
+  Object.keys(CLIENTS).filter((client) => (parts.get(client) ?? 0) >= CLIENT_MIN_BYTES);
+
+interface ImportFloor {
+  name: string;
+  clients: string[];
+  bundle: string;
+  bundleBytes: number;
+}
+
+/**
+ * The import floor of a set of clients: a bare handler that imports them and does nothing
+ * else, bundled with the functions' esbuild options (custom.esbuild), outside the repository.
+ */
+const buildImportFloor = async (clients: string[], dir: string): Promise<ImportFloor> => {
+  const name = clients.length === 0 ? 'no client' : clients.join(' + ');
+  const imports = clients.map(
+    (client, i) => `import { ${CLIENTS[client]} as c${i} } from '${client}';`,
+  );
+  const bundle = join(
+    dir,
+    `import-floor-${clients.map((client) => client.replace(/\W/g, '')).join('-') || 'none'}.cjs`,
+  );
+  await build({
+    ...esbuildOptionsFromServerless(),
+    stdin: {
+      contents: [
+        ...imports,
+        `export const handler = async () => [${clients.map((_, i) => `c${i}`).join(', ')}].length;`,
+      ].join('\n'),
+      resolveDir: REPO_ROOT,
+      loader: 'ts',
+    },
+    outfile: bundle,
+    logLevel: 'silent',
+  });
+  return { name, clients, bundle, bundleBytes: (await stat(bundle)).size };
 };
 
 /** A local stand-in for the MSK API's GetBootstrapBrokers, answering with the stack's broker. */
@@ -217,15 +277,35 @@ export const coldstartBenchmark: Benchmark = {
   run: async () => {
     const packaged = await packageFunctions();
     try {
-      const times = await initTimes(packaged.functions);
       const parts = new Map<string, string>();
-      for (const fn of packaged.functions) parts.set(fn.name, await largestParts(fn));
+      const clients = new Map<string, string[]>();
+      for (const fn of packaged.functions) {
+        const bytes = await bundleParts(fn);
+        parts.set(fn.name, largestParts(bytes));
+        clients.set(fn.name, clientsOf(bytes));
+      }
+      const floors = new Map<string, ImportFloor>();
+      for (const list of clients.values()) {
+        const name = list.length === 0 ? 'no client' : list.join(' + ');
+        if (!floors.has(name)) floors.set(name, await buildImportFloor(list, packaged.dir));
+      }
+      const floorOf = (fn: { name: string }) =>
+        floors.get(clients.get(fn.name)?.join(' + ') || 'no client') as ImportFloor;
+      const times = await initTimes([
+        ...packaged.functions,
+        ...[...floors.values()].map((floor) => ({
+          name: `floor: ${floor.name}`,
+          bundle: floor.bundle,
+        })),
+      ]);
       const health = packaged.functions.find((fn) => fn.name === 'health') as PackagedFunction;
       const checks = await runChecks(health, packaged.dir);
-      const rows = packaged.functions.map((fn) => ({
-        ...fn,
-        ...(times.get(fn.name) as InitTimes),
-      }));
+      const rows = packaged.functions.map((fn) => {
+        const init = times.get(fn.name) as InitTimes;
+        const floor = floorOf(fn);
+        const floorMs = (times.get(`floor: ${floor.name}`) as InitTimes).medianMs;
+        return { ...fn, ...init, floor: floor.name, floorMs, floorRatio: init.medianMs / floorMs };
+      });
       const http = rows.filter((row) => row.kind === 'http');
       const table: Table = {
         title: `Per function (serverless package: ${fmt(packaged.seconds, 1)} s for all)`,
@@ -236,6 +316,9 @@ export const coldstartBenchmark: Benchmark = {
           'zip KB',
           'init median ms',
           'init p90 ms',
+          'import floor',
+          'floor init median ms',
+          'init / floor',
           'AWS SDK modules at init',
           'largest parts (KB)',
         ],
@@ -246,12 +329,16 @@ export const coldstartBenchmark: Benchmark = {
           fmt(row.zipBytes / 1024),
           fmt(row.medianMs, 1),
           fmt(row.p90Ms, 1),
+          row.floor,
+          fmt(row.floorMs, 1),
+          ratio(row.floorRatio),
           fmt(row.sdkModulesAtInit),
           parts.get(row.name) ?? '',
         ]),
         notes: [
           `Init: \`require()\` of the unzipped bundle in a fresh \`node\` (${process.version}; Lambda runs nodejs22.x), outside the repository, with KAFKA_BROKERS and the Upstash variables set; Node's own start-up is not included.`,
           'KB = 1,024 bytes. Largest parts: esbuild metafile of a build with the same custom.esbuild options.',
+          `Import floor: a bare handler importing only the clients the function's bundle holds (${Object.keys(CLIENTS).join(', ')}; at least ${CLIENT_MIN_BYTES / 1024} KB of one) and doing nothing else, bundled with the same options, its init measured in the same rounds: ${[...floors.values()].map((floor) => `${floor.name} ${fmt(floor.bundleBytes / 1024)} KB`).join(', ')}.`,
         ],
       };
       const checksTable: Table = {
@@ -280,7 +367,15 @@ export const coldstartBenchmark: Benchmark = {
         list.reduce((max, item) => (value(item) > value(max) ? item : max));
       const biggest = worst(http, (row) => row.bundleBytes);
       const slowest = worst(http, (row) => row.medianMs);
+      const overFloor = rows.filter((row) => row.floorRatio > GOAL_FLOOR_RATIO);
+      const worstFloor = worst(rows, (row) => row.floorRatio);
       const goals: Goal[] = [
+        {
+          goal: `every function: init median <= ${GOAL_FLOOR_RATIO}x its import floor`,
+          measured: `${rows.length - overFloor.length} of ${rows.length}; highest ${worstFloor.name} ${ratio(worstFloor.floorRatio)} (${fmt(worstFloor.medianMs, 1)} vs ${fmt(worstFloor.floorMs, 1)} ms)`,
+          met: overFloor.length === 0,
+          why: `above it: ${overFloor.map((row) => `${row.name} ${ratio(row.floorRatio)}`).join(', ')}. ${worstFloor.name}'s bundle beside the clients: ${parts.get(worstFloor.name)}; see docs/benchmarks.md (cold start).`,
+        },
         {
           goal: `HTTP function bundles <= ${GOAL_BUNDLE_BYTES / 1024} KB`,
           measured: `${http.filter((row) => row.bundleBytes <= GOAL_BUNDLE_BYTES).length} of ${http.length}; largest ${biggest.name} ${fmt(biggest.bundleBytes / 1024)} KB`,
@@ -314,7 +409,16 @@ export const coldstartBenchmark: Benchmark = {
       return {
         tables: [table, checksTable],
         goals,
-        data: { rows, checks, packageSeconds: packaged.seconds, parts: Object.fromEntries(parts) },
+        data: {
+          rows,
+          checks,
+          packageSeconds: packaged.seconds,
+          parts: Object.fromEntries(parts),
+          importFloors: [...floors.values()].map((floor) => ({
+            ...floor,
+            ...(times.get(`floor: ${floor.name}`) as InitTimes),
+          })),
+        },
       };
     } finally {
       await packaged.remove();

@@ -1,13 +1,35 @@
 import { createServer } from 'node:net';
-import { ensureStack, type StackEndpoints } from '../../local/stack.ts';
+import { join } from 'node:path';
+import { cacheDir } from '../../local/processes.ts';
+import {
+  devStackPlan,
+  ensureStack,
+  type StackEndpoints,
+  type StackPlan,
+} from '../../local/stack.ts';
+import { testPortBase, testStackPlan } from '../../test/support/test-stack.ts';
 
 /**
- * The real local stack for a benchmark: whatever already runs (broker 127.0.0.1:9092, Redis,
- * gateway 127.0.0.1:8079) is used as it is; what is missing is started, and only that is
- * stopped again at the end.
+ * The stack a benchmark uses: the development stack's addresses, or with NARAD_BENCH_PORT_BASE
+ * a stack of its own on the test stack's ports of that base (so a benchmark on a shared
+ * machine writes into no one's data), its state in a folder of its own. Do not run tests on
+ * the same base at the same time.
+ */
+export const benchStackPlan = (env: NodeJS.ProcessEnv = process.env): StackPlan => {
+  if (!env.NARAD_BENCH_PORT_BASE?.trim()) return devStackPlan(env);
+  const base = testPortBase({ NARAD_TEST_PORT_BASE: env.NARAD_BENCH_PORT_BASE });
+  const plan = testStackPlan(base);
+  const runDir = join(cacheDir(), 'run', `bench-${base}`);
+  return { ...plan, runDir, broker: { ...plan.broker, stateDir: join(runDir, 'kafka') } };
+};
+
+/**
+ * The real local stack for a benchmark (benchStackPlan): whatever already runs there (broker
+ * 127.0.0.1:9092, Redis, gateway 127.0.0.1:8079 by default) is used as it is; what is missing
+ * is started, and only that is stopped again at the end.
  */
 export const withStack = async <T>(run: (stack: StackEndpoints) => Promise<T>): Promise<T> => {
-  const stack = await ensureStack();
+  const stack = await ensureStack(benchStackPlan());
   if (stack.started.length > 0) {
     console.log(`bench: started ${stack.started.join(', ')}; stopping it again at the end`);
   }

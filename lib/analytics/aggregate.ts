@@ -12,14 +12,33 @@ export interface DailyIncrements {
 
 const ACTION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
+const DAY_MS = 86_400_000;
+/** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z: the times with a four-digit year. */
+const FIRST_MS = Date.parse('0000-01-01T00:00:00Z');
+const END_MS = Date.parse('+010000-01-01T00:00:00Z');
+
+/**
+ * Day number (days since 1970-01-01) -> YYYY-MM-DD. A batch spans a day or two, so formatting
+ * once per day instead of once per event saves a Date and an ISO string per event; bounded,
+ * in case a consumer container lives through a replay of many days.
+ */
+const dayNames = new Map<number, string>();
+const MAX_DAY_NAMES = 1_024;
+
 /** The UTC calendar day (YYYY-MM-DD) of an epoch-ms time, when it has one (years 0-9999). */
-const calendarDay = (ms: number): string | undefined => {
+export const calendarDay = (ms: number): string | undefined => {
   if (!Number.isFinite(ms)) return undefined;
-  const date = new Date(ms);
-  const year = date.getUTCFullYear();
-  return Number.isNaN(year) || year < 0 || year > 9999
-    ? undefined
-    : date.toISOString().slice(0, 10);
+  // As Date does (TimeClip): a fraction of a millisecond is cut off towards zero.
+  const at = Math.trunc(ms);
+  if (at < FIRST_MS || at >= END_MS) return undefined;
+  const dayNumber = Math.floor(at / DAY_MS);
+  let name = dayNames.get(dayNumber);
+  if (name === undefined) {
+    name = new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+    if (dayNames.size >= MAX_DAY_NAMES) dayNames.clear();
+    dayNames.set(dayNumber, name);
+  }
+  return name;
 };
 
 /**
@@ -66,6 +85,7 @@ export const aggregateDaily = (
     set.add(value);
     sets.set(key, set);
   };
+  const keysOfDay = new Map<string, ReturnType<typeof dailyKeys>>();
   for (const { event, recordTimestamp } of events) {
     const day = dayOf(event, recordTimestamp);
     // Unreachable for records that passed problemOfEvent; never guess a day.
@@ -73,7 +93,11 @@ export const aggregateDaily = (
       throw new ValidationError(
         `event ${event.eventId} has no calendar day; check it with problemOfEvent first`,
       );
-    const keys = dailyKeys(day);
+    let keys = keysOfDay.get(day);
+    if (keys === undefined) {
+      keys = dailyKeys(day);
+      keysOfDay.set(day, keys);
+    }
     add(keys.totalEvents);
     if (event.type === 'USER_ACTION') {
       add(keys.userActions);

@@ -21,6 +21,12 @@ export interface RedisService {
   client: Redis;
   /** The raw client, as the design's `redisService.getClient()`. */
   getClient(): Redis;
+  /**
+   * The same Redis through a client that leaves replies as Redis sent them: for writes whose
+   * replies are OK or counts. `client` tries JSON.parse on every reply and catches the throw
+   * for "OK", which costs more than the rest of a consumer's work on a record.
+   */
+  unparsed: Redis;
   /** The string stored at `key`, exactly as stored, or null. */
   get(key: string): Promise<string | null>;
   /** Stores `value`: a string as it is, anything else as its JSON text. */
@@ -77,6 +83,7 @@ export const createRedisService = (
   return {
     client,
     getClient: () => client,
+    unparsed: strings,
     get: (key) => run(async () => ((await strings.get<unknown>(key)) ?? null) as string | null),
     async set(key, value, options = {}) {
       if (options.EX !== undefined && !isPositiveInteger(options.EX)) {
@@ -85,15 +92,16 @@ export const createRedisService = (
         );
       }
       // @upstash/redis spells the option `ex`; an upper-case `EX` would be dropped silently.
-      // It sends a string as it is and anything else as JSON.stringify would write it.
+      // It sends a string as it is and anything else as JSON.stringify would write it; the
+      // reply (OK) needs no parsing.
       await run(() =>
         options.EX === undefined
-          ? client.set(key, value)
-          : client.set(key, value, { ex: options.EX }),
+          ? strings.set(key, value)
+          : strings.set(key, value, { ex: options.EX }),
       );
       return 'OK';
     },
-    del: (...keys) => run(() => client.del(...keys)),
+    del: (...keys) => run(() => strings.del(...keys)),
     async healthCheck() {
       const health = await checkRedis(client);
       connected = health.status === 'connected';

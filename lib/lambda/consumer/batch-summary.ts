@@ -1,7 +1,7 @@
 import type { MSKRecord } from 'aws-lambda';
 import { CORRELATION_ID_HEADER } from '../../kafka/producer.ts';
 import type { KafkaBatchResponse } from '../batch-response.ts';
-import type { KafkaEvent, RecordPosition } from '../kafka-event.ts';
+import { isByteArray, type KafkaEvent, type RecordPosition } from '../kafka-event.ts';
 
 /** How many of a batch's distinct correlation ids its log lines name. */
 export const MAX_LOGGED_CORRELATION_IDS = 10;
@@ -22,16 +22,22 @@ export interface BatchSummary {
 const positionKey = ({ topic, partition, offset }: RecordPosition) =>
   `${topic}-${partition}:${offset}`;
 
+/** Short and every byte below 0x80: the bytes are their characters' codes. */
+const isAscii = (bytes: number[]): boolean => {
+  if (bytes.length > 1_024) return false;
+  for (const byte of bytes) if (byte > 127) return false;
+  return true;
+};
+
 /** The record's `x-correlation-id` header (bytes as UTF-8), when it has a usable one. */
 const correlationIdOfRecord = (record: MSKRecord): string | undefined => {
   for (const header of Array.isArray(record.headers) ? record.headers : []) {
     const bytes: unknown = header?.[CORRELATION_ID_HEADER];
-    if (
-      Array.isArray(bytes) &&
-      bytes.length > 0 &&
-      bytes.every((byte) => Number.isInteger(byte) && byte >= 0 && byte <= 255)
-    ) {
-      return Buffer.from(bytes).toString('utf8').slice(0, 128);
+    if (isByteArray(bytes) && bytes.length > 0) {
+      // Decoded leniently (a log line, not a decision): invalid UTF-8 becomes U+FFFD.
+      return (
+        isAscii(bytes) ? String.fromCharCode(...bytes) : Buffer.from(bytes).toString('utf8')
+      ).slice(0, 128);
     }
   }
   return undefined;
@@ -41,7 +47,9 @@ const correlationIdOfRecord = (record: MSKRecord): string | undefined => {
 export const summarizeBatch = (event: KafkaEvent): BatchSummary => {
   const ranges: string[] = [];
   const distinct = new Set<string>();
-  const byPosition = new Map<string, string>();
+  // Asked only for a failed record: the lookup is built on first use, not for every batch.
+  const withIds: Array<[MSKRecord, string]> = [];
+  let byPosition: Map<string, string> | undefined;
   let records = 0;
   const partitions =
     typeof event?.records === 'object' && event.records !== null ? event.records : {};
@@ -60,7 +68,7 @@ export const summarizeBatch = (event: KafkaEvent): BatchSummary => {
       const id = record ? correlationIdOfRecord(record) : undefined;
       if (id === undefined) continue;
       distinct.add(id);
-      byPosition.set(positionKey(record), id);
+      withIds.push([record, id]);
     }
   }
   const all = [...distinct];
@@ -69,7 +77,10 @@ export const summarizeBatch = (event: KafkaEvent): BatchSummary => {
     records,
     correlationIds: all.slice(0, MAX_LOGGED_CORRELATION_IDS),
     moreCorrelationIds: Math.max(0, all.length - MAX_LOGGED_CORRELATION_IDS),
-    correlationIdAt: (position) => byPosition.get(positionKey(position)),
+    correlationIdAt: (position) => {
+      byPosition ??= new Map(withIds.map(([record, id]) => [positionKey(record), id]));
+      return byPosition.get(positionKey(position));
+    },
   };
 };
 

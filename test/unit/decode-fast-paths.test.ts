@@ -1,0 +1,255 @@
+import type { MSKRecord } from 'aws-lambda';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { calendarDay, dayOf } from '../../lib/analytics/aggregate.ts';
+import { summarizeBatch } from '../../lib/lambda/consumer/batch-summary.ts';
+import {
+  base64Bytes,
+  decodeRecord,
+  headerText,
+  isByteArray,
+  RecordDecodeError,
+  utf8Text,
+} from '../../lib/lambda/kafka-event.ts';
+
+/**
+ * The decoding fast paths (issue 18) against the checks they replaced, kept here verbatim as
+ * the reference: each must accept exactly what the old one accepted, decode it to the same
+ * text, and refuse the rest.
+ */
+
+const oldBase64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const oldIsBase64 = (encoded: string) => encoded.length % 4 === 0 && oldBase64.test(encoded);
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+const oldUtf8 = (bytes: Uint8Array): string | Error => {
+  try {
+    return fatalUtf8.decode(bytes);
+  } catch (error) {
+    return error as Error;
+  }
+};
+const oldIsByteArray = (bytes: unknown) =>
+  Array.isArray(bytes) && !bytes.some((byte) => !Number.isInteger(byte) || byte < 0 || byte > 255);
+const oldCalendarDay = (ms: number): string | undefined => {
+  if (!Number.isFinite(ms)) return undefined;
+  const date = new Date(ms);
+  const year = date.getUTCFullYear();
+  return Number.isNaN(year) || year < 0 || year > 9999
+    ? undefined
+    : date.toISOString().slice(0, 10);
+};
+
+const BASE64_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ *!\n';
+const base64ish = fc
+  .array(fc.constantFrom(...BASE64_CHARS), { maxLength: 24 })
+  .map((chars) => chars.join(''));
+
+const record = (override: Partial<MSKRecord>): MSKRecord => ({
+  topic: 't',
+  partition: 0,
+  offset: 1,
+  timestamp: 0,
+  timestampType: 'CREATE_TIME',
+  key: Buffer.from('k').toString('base64'),
+  value: Buffer.from('{"a":1}').toString('base64'),
+  headers: [],
+  ...override,
+});
+
+describe('base64 check', () => {
+  it.each([
+    ['not base64!'],
+    ['***'],
+    ['QQ='], // not a multiple of 4
+    ['QQ=A'], // padding inside
+    ['Q==='], // three padding characters
+    ['a-_b'], // base64url, which Buffer.from would take
+    ['QQ==\n'],
+    [' QQ=='],
+  ])('refuses %j, as the pattern did', (encoded) => {
+    expect(oldIsBase64(encoded)).toBe(false);
+    expect(base64Bytes(encoded)).toBeUndefined();
+    expect(() => decodeRecord(record({ value: encoded }))).toThrowError(
+      /value is not valid base64/,
+    );
+  });
+
+  it('still takes a non-canonical form the pattern took (QR==: unused bits set)', () => {
+    expect(oldIsBase64('QR==')).toBe(true);
+    expect(base64Bytes('QR==')?.toString()).toBe('A');
+  });
+
+  it('accepts exactly what the pattern accepted, with the same bytes (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(base64ish, fc.string(), fc.uint8Array().map(toBase64)), (encoded) => {
+        const bytes = base64Bytes(encoded);
+        expect(bytes !== undefined).toBe(oldIsBase64(encoded));
+        if (bytes) expect(bytes.equals(Buffer.from(encoded, 'base64'))).toBe(true);
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});
+
+const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+describe('UTF-8 decoding', () => {
+  it('refuses what the fatal TextDecoder refused and gives the same text otherwise (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 16 }),
+          fc.string({ unit: 'binary' }).map((text) => new Uint8Array(Buffer.from(text))),
+          fc
+            .uint8Array({ maxLength: 8 })
+            .map((rest) => Uint8Array.from([0xef, 0xbb, 0xbf, ...rest])),
+        ),
+        (bytes) => {
+          const expected = oldUtf8(bytes);
+          if (expected instanceof Error) expect(() => utf8Text(Buffer.from(bytes))).toThrow();
+          else expect(utf8Text(Buffer.from(bytes))).toBe(expected);
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('drops a leading byte order mark, as TextDecoder does', () => {
+    expect(utf8Text(Buffer.from([0xef, 0xbb, 0xbf, 0x41]))).toBe('A');
+  });
+
+  it('says the value is not UTF-8 for overlong and lone continuation bytes', () => {
+    for (const bytes of [[0xc0, 0xaf], [0x80], [0xed, 0xa0, 0x80]]) {
+      expect(() =>
+        decodeRecord(record({ value: Buffer.from(bytes).toString('base64') })),
+      ).toThrowError(/value is not valid UTF-8/);
+    }
+  });
+});
+
+describe('header bytes', () => {
+  it.each([
+    [[300]],
+    [[-1]],
+    [[1.5]],
+    [[Number.NaN]],
+    [['65']],
+    [[65, null]],
+    [[Number.POSITIVE_INFINITY]],
+    ['AB'],
+    [{ 0: 65, length: 1 }],
+  ])('refuses %j as a byte array, as the per-byte check did', (bytes) => {
+    expect(oldIsByteArray(bytes)).toBe(false);
+    expect(isByteArray(bytes)).toBe(false);
+    expect(headerText(bytes)).toBeUndefined();
+    expect(() => decodeRecord(record({ headers: [{ h: bytes as number[] }] }))).toThrowError(
+      expect.objectContaining({
+        message: expect.stringContaining('header "h" is not a byte array'),
+      }),
+    );
+  });
+
+  it('says a header is not UTF-8 when its bytes are not', () => {
+    expect(() => decodeRecord(record({ headers: [{ h: [0xff, 0x41] }] }))).toThrowError(
+      /header "h" is not valid UTF-8/,
+    );
+  });
+
+  it('agrees with the per-byte check and the fatal decoder on any array (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 0, max: 127 }),
+            fc.integer({ min: -3, max: 300 }),
+            fc.double(),
+            fc.constant('7'),
+          ),
+          { maxLength: 12 },
+        ),
+        (bytes) => {
+          expect(isByteArray(bytes)).toBe(oldIsByteArray(bytes));
+          if (!oldIsByteArray(bytes)) {
+            expect(headerText(bytes)).toBeUndefined();
+            return;
+          }
+          const expected = oldUtf8(Uint8Array.from(bytes as number[]));
+          if (expected instanceof Error) expect(() => headerText(bytes)).toThrow();
+          else expect(headerText(bytes)).toBe(expected);
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+  });
+
+  it('reads the correlation id of a batch summary as before, and finds it by position', () => {
+    const id = [...Buffer.from('ünïcode-correlation')];
+    const summary = summarizeBatch({
+      eventSource: 'aws:kafka',
+      records: {
+        't-0': [
+          record({ offset: 7, headers: [{ 'x-correlation-id': id }] }),
+          record({ offset: 8, headers: [{ 'x-correlation-id': [1.5] as number[] }] }),
+        ],
+      },
+    } as never);
+    expect(summary.correlationIds).toEqual(['ünïcode-correlation']);
+    expect(summary.correlationIdAt({ topic: 't', partition: 0, offset: 7 })).toBe(
+      'ünïcode-correlation',
+    );
+    expect(summary.correlationIdAt({ topic: 't', partition: 0, offset: 8 })).toBeUndefined();
+  });
+});
+
+describe('the UTC day of a time', () => {
+  it.each([
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    [8.64e15 + 1],
+    [Date.parse('+010000-01-01T00:00:00Z')],
+    [Date.parse('0000-01-01T00:00:00Z') - 1],
+  ])('has none for %d, as the Date-based check had none', (ms) => {
+    expect(oldCalendarDay(ms)).toBeUndefined();
+    expect(calendarDay(ms)).toBeUndefined();
+  });
+
+  it('is the day Date gives, for any time, fractions and edges included (property)', () => {
+    const first = Date.parse('0000-01-01T00:00:00Z');
+    const end = Date.parse('+010000-01-01T00:00:00Z');
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.double({ min: -9e15, max: 9e15 }),
+          fc.integer({ min: first - 2, max: first + 2 }),
+          fc.integer({ min: end - 2, max: end + 2 }),
+          fc.double({ min: -2, max: 2 }),
+          fc.integer({ min: -3, max: 3 }).map((day) => day * 86_400_000 - 0.5),
+        ),
+        (ms) => {
+          expect(calendarDay(ms)).toBe(oldCalendarDay(ms));
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it("refuses an event's bad date and falls back to the record's, as before", () => {
+    const event = { eventId: 'e', type: 'T', timestamp: '2026-13-01T00:00:00Z' };
+    expect(dayOf(event, Date.parse('2026-05-06T23:59:59.999Z'))).toBe('2026-05-06');
+    expect(dayOf({ ...event, timestamp: '2026-01-01T23:30:00-05:00' }, 0)).toBe('2026-01-02');
+    expect(dayOf({ ...event, timestamp: 'yesterday' }, Number.NaN)).toBeUndefined();
+  });
+
+  it('fails a record only with RecordDecodeError, whatever its bytes (fuzz)', () => {
+    fc.assert(
+      fc.property(base64ish, base64ish, (key, value) => {
+        try {
+          decodeRecord(record({ key, value }));
+        } catch (error) {
+          expect(error).toBeInstanceOf(RecordDecodeError);
+        }
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+});
