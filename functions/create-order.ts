@@ -5,7 +5,7 @@ import { header } from '../lib/lambda/headers.ts';
 import { httpHandler } from '../lib/lambda/http.ts';
 import { json } from '../lib/lambda/http-response.ts';
 import { parseJsonBody } from '../lib/lambda/json-body.ts';
-import { createOrder } from '../lib/orders/orders.ts';
+import { createOrder } from '../lib/orders/create-order.ts';
 import { orderRequestSchema } from '../lib/orders/schema.ts';
 import { getServices } from '../lib/services.ts';
 

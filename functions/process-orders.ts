@@ -1,7 +1,7 @@
 import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
 import { recordingOrderFailures } from '../lib/orders/order-failures.ts';
 import type { OrderStep } from '../lib/orders/order-step.ts';
-import { processOrder } from '../lib/orders/orders.ts';
+import { processOrder } from '../lib/orders/process-order.ts';
 import { orderEventSchema } from '../lib/orders/schema.ts';
 import { getServices } from '../lib/services.ts';
 

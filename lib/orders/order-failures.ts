@@ -2,7 +2,7 @@ import type { MSKRecord } from 'aws-lambda';
 import type { Settlement } from '../kafka/dead-letters.ts';
 import { decodeRecord } from '../lambda/kafka-event.ts';
 import type { Services } from '../services.ts';
-import { failOrder } from './orders.ts';
+import { failOrder } from './process-order.ts';
 import { type OrderEvent, orderEventSchema } from './schema.ts';
 
 type RecordSettler = (source: MSKRecord, error: unknown) => Promise<Settlement>;

@@ -5,7 +5,8 @@ import type { StateServices } from '../state-services.ts';
 import type { OrderStatus } from './schema.ts';
 
 /**
- * The read side of orders, apart from orders.ts so GET /orders/{id} bundles no Kafka client.
+ * The read side of orders, and the state record both sides write, apart from create-order.ts
+ * and process-order.ts so GET /orders/{id} bundles no Kafka client.
  */
 
 /** The 404 of an order that is unknown, expired, or (lib/auth/access.ts) someone else's. */
@@ -37,3 +38,36 @@ export const getOrderStatus = async (
   if (!state) throw orderNotFound(orderId);
   return state;
 };
+
+/**
+ * `order:{id}:state`: the order's status in a few bytes, kept TTL.orderState (15 days) so GET
+ * answers a true status for as long as the order's event can come back (parked in the fallback
+ * list past the 5 minutes of the pending state, or long after the result's hour), and so a
+ * redelivery of a processed order is recognised for as long.
+ */
+export interface OrderStateRecord {
+  orderId: string;
+  userId: string;
+  status: OrderStatus;
+  /** When the order reached this status, ISO 8601. */
+  updatedAt: string;
+  /** failed: why. */
+  error?: string;
+  /**
+   * failed: the order's processing kept throwing and it went to `orders.dlq`; a replay of the
+   * dead letter may still process it, so this failure does not mark it done.
+   */
+  deadLettered?: true;
+}
+
+export const stateOf = (
+  order: { orderId: string; userId: string },
+  status: OrderStatus,
+  failure: { error: string; deadLettered?: true } | Record<string, never> = {},
+): OrderStateRecord => ({
+  orderId: order.orderId,
+  userId: order.userId,
+  status,
+  updatedAt: new Date().toISOString(),
+  ...failure,
+});

@@ -17,7 +17,7 @@ import { checkHealth } from '../../lib/health.ts';
 import { createKafkaClient } from '../../lib/kafka/client.ts';
 import { createKafkaService } from '../../lib/kafka/producer.ts';
 import { orderKeys } from '../../lib/keys.ts';
-import { createOrder } from '../../lib/orders/orders.ts';
+import { createOrder } from '../../lib/orders/create-order.ts';
 import { createServices, type Services } from '../../lib/services.ts';
 import { lambdaContext } from '../../local/msk-bridge/invokers.ts';
 import { startHungBroker } from '../support/hung-broker.ts';

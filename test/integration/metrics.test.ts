@@ -7,7 +7,7 @@ import { deadLetterTopicOf } from '../../lib/kafka/dead-letters.ts';
 import { orderIdempotencyKey, orderKeys, userKeys } from '../../lib/keys.ts';
 import { scheduledHandler, withInvocationLog } from '../../lib/lambda/invocation-log.ts';
 import { METRICS_NAMESPACE, writeMetricsTo } from '../../lib/metrics.ts';
-import { createOrder } from '../../lib/orders/orders.ts';
+import { createOrder } from '../../lib/orders/create-order.ts';
 import type { Services } from '../../lib/services.ts';
 import { httpUserSource } from '../../lib/users/user-source.ts';
 import { getUserProfile } from '../../lib/users/users.ts';

@@ -5,7 +5,7 @@ import { deadLetterTopicOf } from '../../lib/kafka/dead-letters.ts';
 import { orderKeys, TTL } from '../../lib/keys.ts';
 import { getOrderStatus } from '../../lib/orders/order-status.ts';
 import { checkOrderTotals, type OrderStep } from '../../lib/orders/order-step.ts';
-import { createOrder } from '../../lib/orders/orders.ts';
+import { createOrder } from '../../lib/orders/create-order.ts';
 import type { OrderEvent } from '../../lib/orders/schema.ts';
 import type { Services } from '../../lib/services.ts';
 import { consumeMessages, testKafka, uniqueTopic } from '../support/kafka.ts';

@@ -48,8 +48,9 @@ describe('the project’s Lua scripts and Upstash’s script lock', () => {
     expect(modules.map(({ file }) => relative(LIB, join(LIB, file))).sort()).toEqual([
       join('analytics', 'batch-script.ts'),
       join('analytics', 'dedup.ts'),
+      join('fallback', 'drain.ts'),
       join('fallback', 'messages.ts'),
-      join('orders', 'orders.ts'),
+      join('orders', 'create-order.ts'),
     ]);
     expect(scripts).toHaveLength(modules.reduce((sum, { count }) => sum + count, 0));
     for (const script of scripts) {
