@@ -16,9 +16,9 @@ import {
 import type { HealthReport } from '../../lib/health.ts';
 import type { KafkaService } from '../../lib/kafka/producer.ts';
 import { dailyKeys, orderKeys, sessionKey, userKeys } from '../../lib/keys.ts';
+import { createOrder } from '../../lib/orders/create-order.ts';
 import type { OrderStep } from '../../lib/orders/order-step.ts';
 import { checkOrderTotals } from '../../lib/orders/order-step.ts';
-import { createOrder } from '../../lib/orders/create-order.ts';
 import type { OrderEvent } from '../../lib/orders/schema.ts';
 import { MemoryStore } from '../../lib/redis/memory-store.ts';
 import type { Services } from '../../lib/services.ts';

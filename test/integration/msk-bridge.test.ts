@@ -31,7 +31,9 @@ import { consumeMessages, testKafka, uniqueTopic } from '../support/kafka.ts';
 const stack = inject('stack');
 const kafka = testKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
-const producer = kafka.producer();
+// Idempotent: a produce retried after a lost answer (a loaded machine) must not append twice,
+// or the counts below would see the copies.
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const topics: string[] = [];
 const bridges: MskBridge[] = [];
 

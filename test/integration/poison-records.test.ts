@@ -35,7 +35,9 @@ const redis = inspector(stack);
 const keys = keygen(redis);
 const kafka = testKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
-const producer = kafka.producer();
+// Idempotent: a produce retried after a lost answer (a loaded machine) must not append twice,
+// or the counts below would see the copies.
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const topics: string[] = [];
 const bridges: MskBridge[] = [];
 const opened: Services[] = [];

@@ -22,7 +22,9 @@ import { eventually } from '../support/wait.ts';
 const stack = inject('stack');
 const kafka = testKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
-const producer = kafka.producer();
+// Idempotent: a produce retried after a lost answer (a loaded machine) must not append twice,
+// or the counts below would see the copies.
+const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 const keys = keygen(inspector(stack));
 const redis = redisServiceFor(stack);
 const topics: string[] = [];
