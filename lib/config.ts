@@ -5,6 +5,10 @@ import { ConfigError } from './errors.ts';
  * Environment -> one typed, validated configuration. The two profiles are the original
  * design's: development favours fast failure and convenience, production favours patience
  * and refuses anything that would put credentials on the wire in plaintext.
+ *
+ * Why one file of ~450 lines: the environment's schema, the profiles' defaults and what
+ * production refuses are read together; split apart, a production rule could drift from the
+ * setting it guards. Dev-only settings live in local/ (local/embedded/settings.ts).
  */
 
 export type Profile = 'development' | 'production';

@@ -9,6 +9,10 @@ import {
   responseComponentSchemas,
 } from './schemas.ts';
 
+// The OpenAPI 3.1 document of the HTTP API, served by GET /openapi.json and checked against
+// openapi.json in CI. Why one file of ~400 lines: the routes read top to bottom in the API's
+// order, each beside the components it shares with the others; the schemas are in schemas.ts.
+
 /** The parts of OpenAPI 3.1 this document uses. */
 export type Reference = { $ref: string };
 
