@@ -10,7 +10,7 @@ import { HOLD_COUNTED, HOLD_PENDING } from './dedup.ts';
  *
  * Why one file of ~650 lines: the Lua script and its JavaScript mirror (which the embedded store
  * runs, as it cannot run Lua) must change together, so they sit side by side, and
- * test/unit/analytics-batch-script.test.ts runs both on the same batches and compares them.
+ * test/integration/analytics-batch-script.test.ts runs both on the same batches and compares them.
  *
  * Per partition the script compares the batch's [first, last] offsets with the applied offset:
  * - nothing applied yet, or applied < first: apply the increments, record last (status 1);
