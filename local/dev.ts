@@ -53,17 +53,21 @@ const embeddedMappings = (mappings: KafkaMapping[]): EmbeddedMapping[] => {
 const DEFAULT_USER_SOURCE_URL = 'http://127.0.0.1:8090';
 
 /**
- * GET /users/{userId} reads profiles from the main application's user service. Unless
- * USER_SOURCE_URL names one, a demo stand-in runs on its default address, so the route works
- * on any machine; one already answering there is used as it is.
+ * GET /users/{userId} reads profiles from the main application's user service. When nothing
+ * answers at USER_SOURCE_URL (default http://127.0.0.1:8090) and it is a local address, a demo
+ * stand-in runs there, so the route works on any machine; a service already answering is used
+ * as it is. A run that needs its own stand-in (a second npm start, the tests) names a port of
+ * its own, and never depends on another run's stand-in, which goes when that run stops.
  */
 const ensureUserSource = async (configured: string | undefined) => {
   const url = configured?.trim() || DEFAULT_USER_SOURCE_URL;
-  if (url !== DEFAULT_USER_SOURCE_URL || (await httpAnswers(`${url}/users/user-0`))) {
+  const { hostname, port } = new URL(url);
+  const local = hostname === '127.0.0.1' || hostname === 'localhost';
+  if (!local || port === '' || (await httpAnswers(`${url}/users/user-0`))) {
     console.log(`dev: user service: ${url}`);
     return undefined;
   }
-  const started = await startUserSource(Number(new URL(url).port));
+  const started = await startUserSource(Number(port));
   console.log(`dev: user service: a demo stand-in on ${url} (profiles for ids starting user-)`);
   return started;
 };

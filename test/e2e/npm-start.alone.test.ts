@@ -114,6 +114,9 @@ describe.each(scenarios)('npm start $name', ({ port, env, embedded, why }) => {
         HTTP_PORT: String(port),
         LAMBDA_PORT: String(port + 2),
         ESBUILD_WORK_FOLDER: workFolder,
+        // Nothing answers there, so npm start runs its demo user service on it: this run's own,
+        // not one another run (or a developer's npm start) started on the default port.
+        USER_SOURCE_URL: `http://127.0.0.1:${port + 4}`,
         ...env,
       },
     });
@@ -176,7 +179,7 @@ describe.each(scenarios)('npm start $name', ({ port, env, embedded, why }) => {
     );
     expect(order.body).toMatchObject({ total: 7.5 });
 
-    // GET /users/{id} answers too: a demo user service runs unless USER_SOURCE_URL names one.
+    // GET /users/{id} answers too: the demo user service npm start ran on USER_SOURCE_URL.
     const profile = await api(apiUrl, `/users/${userId}`);
     expect(profile).toMatchObject({ status: 200, body: { userId } });
 
