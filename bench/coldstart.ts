@@ -183,6 +183,11 @@ const EXTRAS = {
   ],
 } as const;
 type Extra = keyof typeof EXTRAS;
+/** The package that tells whether a bundle holds an extra (at least CLIENT_MIN_BYTES of it). */
+const EXTRA_PACKAGES: Record<Extra, string> = {
+  'logger & metrics': '@aws-lambda-powertools/logger',
+  zod: 'zod',
+};
 /** The variants of each import floor: none, each extra alone, all of them. */
 const FLOOR_VARIANTS: Extra[][] = [[], ['logger & metrics'], ['zod'], ['logger & metrics', 'zod']];
 
@@ -308,10 +313,17 @@ export const coldstartBenchmark: Benchmark = {
     try {
       const parts = new Map<string, string>();
       const clients = new Map<string, string[]>();
+      const held = new Map<string, Extra[]>();
       for (const fn of packaged.functions) {
         const bytes = await bundleParts(fn);
         parts.set(fn.name, largestParts(bytes));
         clients.set(fn.name, clientsOf(bytes));
+        held.set(
+          fn.name,
+          (Object.keys(EXTRAS) as Extra[]).filter(
+            (extra) => (bytes.get(EXTRA_PACKAGES[extra]) ?? 0) >= CLIENT_MIN_BYTES,
+          ),
+        );
       }
       const floors = new Map<string, ImportFloor>();
       for (const list of clients.values()) {
@@ -337,9 +349,13 @@ export const coldstartBenchmark: Benchmark = {
         const list = clients.get(fn.name) ?? [];
         const floor = floorName(list);
         const base = floorMs(floor);
-        // Shares of the init over the floor: each extra's own, and what all of them leave.
+        // Shares of the init over the floor: each extra the bundle holds, and what they leave.
+        const extras = held.get(fn.name) ?? [];
         const over = init.medianMs - base;
-        const share = (extras: Extra[]) => (floorMs(floorName(list, extras)) - base) / over;
+        const share = (some: Extra[]) =>
+          some.every((extra) => extras.includes(extra))
+            ? (floorMs(floorName(list, some)) - base) / over
+            : Number.NaN;
         return {
           ...fn,
           ...init,
@@ -349,11 +365,11 @@ export const coldstartBenchmark: Benchmark = {
           overFloor: {
             loggerAndMetrics: share(['logger & metrics']),
             zod: share(['zod']),
-            rest: 1 - share(['logger & metrics', 'zod']),
+            rest: 1 - (extras.length === 0 ? 0 : share(extras)),
           },
         };
       });
-      const percent = (value: number) => `${fmt(value * 100)} %`;
+      const percent = (value: number) => (Number.isFinite(value) ? `${fmt(value * 100)} %` : '-');
       const http = rows.filter((row) => row.kind === 'http');
       const table: Table = {
         title: `Per function (serverless package: ${fmt(packaged.seconds, 1)} s for all)`,
@@ -389,7 +405,7 @@ export const coldstartBenchmark: Benchmark = {
           `Init: \`require()\` of the unzipped bundle in a fresh \`node\` (${process.version}; Lambda runs nodejs22.x), outside the repository, with KAFKA_BROKERS and the Upstash variables set; Node's own start-up is not included.`,
           'KB = 1,024 bytes. Largest parts: esbuild metafile of a build with the same custom.esbuild options.',
           `Import floor: a bare handler importing only the clients the function's bundle holds (${Object.keys(CLIENTS).join(', ')}; at least ${CLIENT_MIN_BYTES / 1024} KB of one) and doing nothing else, bundled with the same options, its init measured in the same rounds: ${baseFloors.map((floor) => `${floor.name} ${fmt(floor.bundleBytes / 1024)} KB`).join(', ')}.`,
-          'Init over floor: of the init above the floor, the part that the floor + logger & metrics, and the floor + zod, each add to the floor; the rest is what the floor + both leaves (project code, its schemas, what they import beside these), so the floor + both (next table) is as low as the function could get without changing logger, metrics or zod.',
+          `Init over floor: of the init above the floor, the part that the floor + logger & metrics, and the floor + zod, each add to the floor (\`-\`: the bundle holds less than ${CLIENT_MIN_BYTES / 1024} KB of it); the rest is what the floor + all it holds of them leaves (project code, its schemas, what they import beside these): the floor + both (next table) is as low as such a function could get without changing logger, metrics or zod.`,
         ],
       };
       const variantsTable: Table = {
