@@ -164,31 +164,65 @@ const largestParts = (parts: Map<string, number>): string =>
 const clientsOf = (parts: Map<string, number>): string[] =>
   Object.keys(CLIENTS).filter((client) => (parts.get(client) ?? 0) >= CLIENT_MIN_BYTES);
 
+/**
+ * What every function imports beside its clients, each added to an import floor in a variant
+ * of its own (same rounds), so the init over the floor can be split: the logger (lib/log.ts
+ * creates it at import) with metrics (lib/metrics.ts subclasses Metrics at import), and zod
+ * with one small schema built at import, as lib/ builds its schemas.
+ */
+const EXTRAS = {
+  'logger & metrics': [
+    `import { Logger } from '@aws-lambda-powertools/logger';`,
+    `import { Metrics } from '@aws-lambda-powertools/metrics';`,
+    `export const logger = new Logger({ serviceName: 'floor' });`,
+    'export class FloorMetrics extends Metrics {}',
+  ],
+  zod: [
+    `import * as z from 'zod';`,
+    'export const schema = z.object({ id: z.string().regex(/^[a-z]+$/), n: z.number().int() });',
+  ],
+} as const;
+type Extra = keyof typeof EXTRAS;
+/** The package that tells whether a bundle holds an extra (at least CLIENT_MIN_BYTES of it). */
+const EXTRA_PACKAGES: Record<Extra, string> = {
+  'logger & metrics': '@aws-lambda-powertools/logger',
+  zod: 'zod',
+};
+/** The variants of each import floor: none, each extra alone, all of them. */
+const FLOOR_VARIANTS: Extra[][] = [[], ['logger & metrics'], ['zod'], ['logger & metrics', 'zod']];
+
 interface ImportFloor {
   name: string;
   clients: string[];
+  extras: Extra[];
   bundle: string;
   bundleBytes: number;
 }
 
+const floorName = (clients: string[], extras: Extra[] = []): string =>
+  [clients.length === 0 ? 'no client' : clients.join(' + '), ...extras].join(' + ');
+
 /**
- * The import floor of a set of clients: a bare handler that imports them and does nothing
- * else, bundled with the functions' esbuild options (custom.esbuild), outside the repository.
+ * The import floor of a set of clients: a bare handler that imports them (and `extras`) and
+ * does nothing else, bundled with the functions' esbuild options (custom.esbuild), outside the
+ * repository.
  */
-const buildImportFloor = async (clients: string[], dir: string): Promise<ImportFloor> => {
-  const name = clients.length === 0 ? 'no client' : clients.join(' + ');
+const buildImportFloor = async (
+  clients: string[],
+  extras: Extra[],
+  dir: string,
+): Promise<ImportFloor> => {
+  const name = floorName(clients, extras);
   const imports = clients.map(
     (client, i) => `import { ${CLIENTS[client]} as c${i} } from '${client}';`,
   );
-  const bundle = join(
-    dir,
-    `import-floor-${clients.map((client) => client.replace(/\W/g, '')).join('-') || 'none'}.cjs`,
-  );
+  const bundle = join(dir, `import-floor-${name.replace(/\W+/g, '-')}.cjs`);
   await build({
     ...esbuildOptionsFromServerless(),
     stdin: {
       contents: [
         ...imports,
+        ...extras.flatMap((extra) => EXTRAS[extra]),
         `export const handler = async () => [${clients.map((_, i) => `c${i}`).join(', ')}].length;`,
       ].join('\n'),
       resolveDir: REPO_ROOT,
@@ -197,7 +231,7 @@ const buildImportFloor = async (clients: string[], dir: string): Promise<ImportF
     outfile: bundle,
     logLevel: 'silent',
   });
-  return { name, clients, bundle, bundleBytes: (await stat(bundle)).size };
+  return { name, clients, extras, bundle, bundleBytes: (await stat(bundle)).size };
 };
 
 /** A local stand-in for the MSK API's GetBootstrapBrokers, answering with the stack's broker. */
@@ -279,18 +313,27 @@ export const coldstartBenchmark: Benchmark = {
     try {
       const parts = new Map<string, string>();
       const clients = new Map<string, string[]>();
+      const held = new Map<string, Extra[]>();
       for (const fn of packaged.functions) {
         const bytes = await bundleParts(fn);
         parts.set(fn.name, largestParts(bytes));
         clients.set(fn.name, clientsOf(bytes));
+        held.set(
+          fn.name,
+          (Object.keys(EXTRAS) as Extra[]).filter(
+            (extra) => (bytes.get(EXTRA_PACKAGES[extra]) ?? 0) >= CLIENT_MIN_BYTES,
+          ),
+        );
       }
       const floors = new Map<string, ImportFloor>();
       for (const list of clients.values()) {
-        const name = list.length === 0 ? 'no client' : list.join(' + ');
-        if (!floors.has(name)) floors.set(name, await buildImportFloor(list, packaged.dir));
+        for (const extras of FLOOR_VARIANTS) {
+          const name = floorName(list, extras);
+          if (!floors.has(name))
+            floors.set(name, await buildImportFloor(list, extras, packaged.dir));
+        }
       }
-      const floorOf = (fn: { name: string }) =>
-        floors.get(clients.get(fn.name)?.join(' + ') || 'no client') as ImportFloor;
+      const baseFloors = [...floors.values()].filter((floor) => floor.extras.length === 0);
       const times = await initTimes([
         ...packaged.functions,
         ...[...floors.values()].map((floor) => ({
@@ -300,12 +343,33 @@ export const coldstartBenchmark: Benchmark = {
       ]);
       const health = packaged.functions.find((fn) => fn.name === 'health') as PackagedFunction;
       const checks = await runChecks(health, packaged.dir);
+      const floorMs = (name: string) => (times.get(`floor: ${name}`) as InitTimes).medianMs;
       const rows = packaged.functions.map((fn) => {
         const init = times.get(fn.name) as InitTimes;
-        const floor = floorOf(fn);
-        const floorMs = (times.get(`floor: ${floor.name}`) as InitTimes).medianMs;
-        return { ...fn, ...init, floor: floor.name, floorMs, floorRatio: init.medianMs / floorMs };
+        const list = clients.get(fn.name) ?? [];
+        const floor = floorName(list);
+        const base = floorMs(floor);
+        // Shares of the init over the floor: each extra the bundle holds, and what they leave.
+        const extras = held.get(fn.name) ?? [];
+        const over = init.medianMs - base;
+        const share = (some: Extra[]) =>
+          some.every((extra) => extras.includes(extra))
+            ? (floorMs(floorName(list, some)) - base) / over
+            : Number.NaN;
+        return {
+          ...fn,
+          ...init,
+          floor,
+          floorMs: base,
+          floorRatio: init.medianMs / base,
+          overFloor: {
+            loggerAndMetrics: share(['logger & metrics']),
+            zod: share(['zod']),
+            rest: 1 - (extras.length === 0 ? 0 : share(extras)),
+          },
+        };
       });
+      const percent = (value: number) => (Number.isFinite(value) ? `${fmt(value * 100)} %` : '-');
       const http = rows.filter((row) => row.kind === 'http');
       const table: Table = {
         title: `Per function (serverless package: ${fmt(packaged.seconds, 1)} s for all)`,
@@ -319,6 +383,7 @@ export const coldstartBenchmark: Benchmark = {
           'import floor',
           'floor init median ms',
           'init / floor',
+          'init over floor: logger & metrics / zod / the rest',
           'AWS SDK modules at init',
           'largest parts (KB)',
         ],
@@ -332,13 +397,35 @@ export const coldstartBenchmark: Benchmark = {
           row.floor,
           fmt(row.floorMs, 1),
           ratio(row.floorRatio),
+          Object.values(row.overFloor).map(percent).join(' / '),
           fmt(row.sdkModulesAtInit),
           parts.get(row.name) ?? '',
         ]),
         notes: [
           `Init: \`require()\` of the unzipped bundle in a fresh \`node\` (${process.version}; Lambda runs nodejs22.x), outside the repository, with KAFKA_BROKERS and the Upstash variables set; Node's own start-up is not included.`,
           'KB = 1,024 bytes. Largest parts: esbuild metafile of a build with the same custom.esbuild options.',
-          `Import floor: a bare handler importing only the clients the function's bundle holds (${Object.keys(CLIENTS).join(', ')}; at least ${CLIENT_MIN_BYTES / 1024} KB of one) and doing nothing else, bundled with the same options, its init measured in the same rounds: ${[...floors.values()].map((floor) => `${floor.name} ${fmt(floor.bundleBytes / 1024)} KB`).join(', ')}.`,
+          `Import floor: a bare handler importing only the clients the function's bundle holds (${Object.keys(CLIENTS).join(', ')}; at least ${CLIENT_MIN_BYTES / 1024} KB of one) and doing nothing else, bundled with the same options, its init measured in the same rounds: ${baseFloors.map((floor) => `${floor.name} ${fmt(floor.bundleBytes / 1024)} KB`).join(', ')}.`,
+          `Init over floor: of the init above the floor, the part that the floor + logger & metrics, and the floor + zod, each add to the floor (\`-\`: the bundle holds less than ${CLIENT_MIN_BYTES / 1024} KB of it); the rest is what the floor + all it holds of them leaves (project code, its schemas, what they import beside these): the floor + both (next table) is as low as such a function could get without changing logger, metrics or zod.`,
+        ],
+      };
+      const variantsTable: Table = {
+        title: 'Import floors plus what every function imports beside its clients (same rounds)',
+        columns: [
+          'import floor',
+          ...FLOOR_VARIANTS.map((extras) =>
+            extras.length === 0 ? 'floor' : `+ ${extras.join(' + ')}`,
+          ),
+        ],
+        rows: baseFloors.map((floor) => [
+          floor.name,
+          ...FLOOR_VARIANTS.map((extras) => {
+            const variant = floors.get(floorName(floor.clients, extras)) as ImportFloor;
+            const ms = floorMs(variant.name);
+            return `${fmt(ms, 1)} ms, ${fmt(variant.bundleBytes / 1024)} KB${extras.length === 0 ? '' : `, ${ratio(ms / floorMs(floor.name))}`}`;
+          }),
+        ]),
+        notes: [
+          `Each cell: init median, bundle size, and (beside the floor) its init / the floor's. Logger & metrics: \`new Logger()\` at import (lib/log.ts) and a subclass of Metrics (lib/metrics.ts). Zod: \`import * as z from 'zod'\` and one small z.object built at import.`,
         ],
       };
       const checksTable: Table = {
@@ -374,7 +461,7 @@ export const coldstartBenchmark: Benchmark = {
           goal: `every function: init median <= ${GOAL_FLOOR_RATIO}x its import floor`,
           measured: `${rows.length - overFloor.length} of ${rows.length}; highest ${worstFloor.name} ${ratio(worstFloor.floorRatio)} (${fmt(worstFloor.medianMs, 1)} vs ${fmt(worstFloor.floorMs, 1)} ms)`,
           met: overFloor.length === 0,
-          why: `above it: ${overFloor.map((row) => `${row.name} ${ratio(row.floorRatio)}`).join(', ')}. ${worstFloor.name}'s bundle beside the clients: ${parts.get(worstFloor.name)}; see docs/benchmarks.md (cold start).`,
+          why: `above it: ${overFloor.map((row) => `${row.name} ${ratio(row.floorRatio)}`).join(', ')}. The floors plus logger, metrics and zod alone (no project code): ${baseFloors.map((floor) => `${floor.name} ${ratio(floorMs(floorName(floor.clients, ['logger & metrics', 'zod'])) / floorMs(floor.name))}`).join(', ')}. ${worstFloor.name}'s bundle beside the clients: ${parts.get(worstFloor.name)}; see docs/benchmarks.md (cold start).`,
         },
         {
           goal: `HTTP function bundles <= ${GOAL_BUNDLE_BYTES / 1024} KB`,
@@ -407,7 +494,7 @@ export const coldstartBenchmark: Benchmark = {
         },
       ];
       return {
-        tables: [table, checksTable],
+        tables: [table, variantsTable, checksTable],
         goals,
         data: {
           rows,

@@ -1,11 +1,11 @@
 import { httpHandler } from '../lib/lambda/http.ts';
-import { buildOpenApiDocument } from '../lib/openapi/document.ts';
+import { committedOpenApiDocument } from '../lib/openapi/committed.ts';
 
-// Built once per container, on the first request; the document never changes at run time.
+// Serialized once per container, on the first request; the document never changes at run time.
 let body: string | undefined;
 
-/** GET /openapi.json: the OpenAPI 3.1 document of this API. */
+/** GET /openapi.json: the OpenAPI 3.1 document of this API, as committed (openapi.json). */
 export const handler = httpHandler('openapi', async () => {
-  body ??= JSON.stringify(buildOpenApiDocument());
+  body ??= JSON.stringify(committedOpenApiDocument);
   return { statusCode: 200, headers: { 'content-type': 'application/json' }, body };
 });

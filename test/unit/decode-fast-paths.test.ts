@@ -1,7 +1,7 @@
 import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { calendarDay, dayOf } from '../../lib/analytics/aggregate.ts';
+import { calendarDay, dayOf, plainIsoDay } from '../../lib/analytics/aggregate.ts';
 import { summarizeBatch } from '../../lib/lambda/consumer/batch-summary.ts';
 import {
   base64Bytes,
@@ -238,6 +238,59 @@ describe('the UTC day of a time', () => {
     expect(dayOf(event, Date.parse('2026-05-06T23:59:59.999Z'))).toBe('2026-05-06');
     expect(dayOf({ ...event, timestamp: '2026-01-01T23:30:00-05:00' }, 0)).toBe('2026-01-02');
     expect(dayOf({ ...event, timestamp: 'yesterday' }, Number.NaN)).toBeUndefined();
+  });
+
+  it('reads the day of a plain ISO time from its text, and leaves every other time to Date.parse', () => {
+    expect(plainIsoDay('2026-05-06T23:59:59.999Z')).toBe('2026-05-06');
+    expect(plainIsoDay('0000-01-01T00:00:00.000Z')).toBe('0000-01-01');
+    // Date.parse takes 2026-02-30 as 2026-03-02 and 24:00 as the next day: not plain.
+    for (const text of [
+      '2026-02-30T00:00:00.000Z',
+      '2026-05-29T00:00:00.000Z',
+      '2026-05-06T24:00:00.000Z',
+      '2026-05-06T23:59:60.000Z',
+      '2026-13-01T00:00:00.000Z',
+      '2026-05-06T12:00:00Z',
+      '2026-05-06T12:00:00.000+01:00',
+      '+012026-05-06T12:00:00.000Z',
+      '2026-05-06t12:00:00.000Z',
+      '2026-05-0xT12:00:00.000Z',
+    ])
+      expect(plainIsoDay(text), text).toBeUndefined();
+  });
+
+  it("is the day Date.parse gives for any event's timestamp, plain or not (property)", () => {
+    const oldDayOf = (timestamp: string, recordTimestamp: number) =>
+      oldCalendarDay(Date.parse(timestamp)) ?? oldCalendarDay(recordTimestamp);
+    const iso = fc
+      .integer({
+        min: Date.parse('0000-01-01T00:00:00Z'),
+        max: Date.parse('9999-12-31T23:59:59.999Z'),
+      })
+      .map((ms) => new Date(ms).toISOString());
+    // One character of an ISO time replaced: digits out of range, separators, anything.
+    const altered = fc
+      .tuple(iso, fc.nat(23), fc.constantFrom(...'0123456789-:.TZtz+ 9'))
+      .map(([text, at, char]) => text.slice(0, at) + char + text.slice(at + 1));
+    const twoFields = fc
+      .tuple(iso, fc.nat(99), fc.nat(99), fc.constantFrom(5, 8, 11, 14, 17))
+      .map(([text, a, b, at]) =>
+        `${text.slice(0, at)}${String(a).padStart(2, '0')}${text.slice(at + 2)}`
+          .slice(0, 24)
+          .padEnd(24, String(b % 10)),
+      );
+    fc.assert(
+      fc.property(
+        fc.oneof(iso, altered, twoFields, fc.string({ minLength: 24, maxLength: 24 })),
+        fc.oneof(fc.constant(Number.NaN), fc.integer({ min: 0, max: 2e12 })),
+        (timestamp, recordTimestamp) => {
+          expect(dayOf({ eventId: 'e', type: 'T', timestamp }, recordTimestamp)).toBe(
+            oldDayOf(timestamp, recordTimestamp),
+          );
+        },
+      ),
+      { numRuns: 20_000 },
+    );
   });
 
   it('fails a record only with RecordDecodeError, whatever its bytes (fuzz)', () => {

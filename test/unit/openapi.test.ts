@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { handler as openApiHandler } from '../../functions/openapi.ts';
 import { trackRequestSchema } from '../../lib/analytics/schema.ts';
 import {
   ConflictError,
@@ -25,6 +26,7 @@ import {
   type Reference,
 } from '../../lib/openapi/document.ts';
 import { orderRequestSchema } from '../../lib/orders/schema.ts';
+import { lambdaContext } from '../../local/msk-bridge/invokers.ts';
 import { matchesSchema, resolveRef, unresolvedRefs } from '../../local/openapi/check.ts';
 import { checkOpenApiDrift, OPENAPI_FILE, REGENERATE_COMMAND } from '../../local/openapi/drift.ts';
 import packageJson from '../../package.json' with { type: 'json' };
@@ -77,6 +79,15 @@ describe('openapi.json', () => {
     const report = await checkOpenApiDrift();
 
     expect(report.upToDate, report.upToDate ? '' : report.message).toBe(true);
+  });
+
+  it('is what GET /openapi.json serves (the function serves the committed file)', async () => {
+    const event = loadEvent<Parameters<typeof openApiHandler>[0]>('http-get-openapi.json');
+
+    const response = await openApiHandler(event, lambdaContext('openapi', 5_000));
+
+    expect(response).toMatchObject({ statusCode: 200 });
+    expect(JSON.parse(String(response?.body))).toEqual(JSON.parse(JSON.stringify(document)));
   });
 
   it('drifting is reported with where it differs and the command that regenerates it', async () => {
