@@ -17,7 +17,7 @@ import {
   silentLog,
   startMskBridge,
 } from '../../local/msk-bridge/index.ts';
-import { testKafka, uniqueTopic } from '../support/kafka.ts';
+import { testKafka, testProducer, uniqueTopic } from '../support/kafka.ts';
 import { inspector, keygen } from '../support/redis.ts';
 import { servicesFor } from '../support/services.ts';
 import { eventually } from '../support/wait.ts';
@@ -33,9 +33,7 @@ const redis = inspector(stack);
 const keys = keygen(redis);
 const kafka = testKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
-// Idempotent: a produce retried after a lost answer (a loaded machine) must not append twice,
-// or the counts below would see the copies.
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const producer = testProducer(kafka);
 const topics: string[] = [];
 const bridges: MskBridge[] = [];
 const services: Services = servicesFor(stack);

@@ -23,7 +23,7 @@ import {
   startMskBridge,
 } from '../../local/msk-bridge/index.ts';
 import { loadAwsFixture } from '../support/fixtures.ts';
-import { consumeMessages, testKafka, uniqueTopic } from '../support/kafka.ts';
+import { consumeMessages, testKafka, testProducer, uniqueTopic } from '../support/kafka.ts';
 
 // The bridge against the real broker with real kafkajs consumers; functions are in-process
 // handlers that record what they get. Each test has its own topic and consumer group.
@@ -31,9 +31,7 @@ import { consumeMessages, testKafka, uniqueTopic } from '../support/kafka.ts';
 const stack = inject('stack');
 const kafka = testKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
-// Idempotent: a produce retried after a lost answer (a loaded machine) must not append twice,
-// or the counts below would see the copies.
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const producer = testProducer(kafka);
 const topics: string[] = [];
 const bridges: MskBridge[] = [];
 

@@ -19,7 +19,7 @@ import {
   silentLog,
   startMskBridge,
 } from '../../local/msk-bridge/index.ts';
-import { consumeMessages, testKafka, uniqueTopic } from '../support/kafka.ts';
+import { consumeMessages, testKafka, testProducer, uniqueTopic } from '../support/kafka.ts';
 import { CLOSED_URL, inspector, keygen } from '../support/redis.ts';
 import { CLOSED_BROKER, servicesFor } from '../support/services.ts';
 import { eventually } from '../support/wait.ts';
@@ -35,9 +35,7 @@ const redis = inspector(stack);
 const keys = keygen(redis);
 const kafka = testKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
-// Idempotent: a produce retried after a lost answer (a loaded machine) must not append twice,
-// or the counts below would see the copies.
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const producer = testProducer(kafka);
 const topics: string[] = [];
 const bridges: MskBridge[] = [];
 const opened: Services[] = [];

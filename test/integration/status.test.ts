@@ -11,7 +11,7 @@ import {
 } from '../../local/msk-bridge/index.ts';
 import { collectStatus, type StatusReport } from '../../local/status/collect.ts';
 import { renderStatus } from '../../local/status/render.ts';
-import { testKafka, uniqueTopic } from '../support/kafka.ts';
+import { testKafka, testProducer, uniqueTopic } from '../support/kafka.ts';
 import { inspector, keygen, redisServiceFor } from '../support/redis.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -22,9 +22,7 @@ import { eventually } from '../support/wait.ts';
 const stack = inject('stack');
 const kafka = testKafka(stack.kafkaBrokers);
 const admin = kafka.admin();
-// Idempotent: a produce retried after a lost answer (a loaded machine) must not append twice,
-// or the counts below would see the copies.
-const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+const producer = testProducer(kafka);
 const keys = keygen(inspector(stack));
 const redis = redisServiceFor(stack);
 const topics: string[] = [];

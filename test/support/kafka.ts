@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, type KafkaMessage, logLevel } from 'kafkajs';
+import { Kafka, type KafkaMessage, logLevel, type Producer } from 'kafkajs';
 
 /** A topic name no other test uses. */
 export const uniqueTopic = (name: string): string => `test.${name}.${randomUUID().slice(0, 8)}`;
 
 export const testKafka = (brokers: string): Kafka =>
   new Kafka({ clientId: 'narad-tests', brokers: [brokers], logLevel: logLevel.NOTHING });
+
+/**
+ * A producer for tests that count the records on their topics: idempotent, because a produce
+ * retried after a lost answer (a loaded machine) would otherwise append its batch twice.
+ */
+export const testProducer = (kafka: Kafka): Producer =>
+  kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 
 /** Creates `topic` with `partitions` and waits until its leaders are known. */
 export const createTopic = async (
