@@ -132,8 +132,14 @@ const initTimes = async (
   );
 };
 
-/** Bytes per package of a function's bundle (esbuild metafile, same options). */
-const bundleParts = async (fn: PackagedFunction): Promise<Map<string, number>> => {
+/**
+ * Bytes per package of a function's bundle (esbuild metafile, same options), and the packages
+ * it loads at init: those reached from the handler without crossing an `import()` (the
+ * functions load some clients only on first use, lib/consumer-services.ts).
+ */
+const bundleParts = async (
+  fn: PackagedFunction,
+): Promise<{ parts: Map<string, number>; atInit: Set<string> }> => {
   const result = await build({
     ...esbuildOptionsFromServerless(),
     entryPoints: [join(REPO_ROOT, fn.handler.replace(/\.[^.]+$/, '.ts'))],
@@ -142,14 +148,25 @@ const bundleParts = async (fn: PackagedFunction): Promise<Map<string, number>> =
     metafile: true,
     logLevel: 'silent',
   });
+  const partOf = (file: string) =>
+    /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file)?.[1] ?? 'project code';
   const output = Object.values(result.metafile.outputs)[0];
   const parts = new Map<string, number>();
   for (const [file, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
-    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(file);
-    const part = match?.[1] ?? 'project code';
-    parts.set(part, (parts.get(part) ?? 0) + bytesInOutput);
+    parts.set(partOf(file), (parts.get(partOf(file)) ?? 0) + bytesInOutput);
   }
-  return parts;
+  const { inputs } = result.metafile;
+  const entry = output?.entryPoint ?? '';
+  const reached = new Set([entry]);
+  const queue = [entry];
+  for (let file = queue.shift(); file !== undefined; file = queue.shift()) {
+    for (const { path, kind, external } of inputs[file]?.imports ?? []) {
+      if (external || kind === 'dynamic-import' || reached.has(path)) continue;
+      reached.add(path);
+      queue.push(path);
+    }
+  }
+  return { parts, atInit: new Set([...reached].map(partOf)) };
 };
 
 /** The three largest packages of a bundle. */
@@ -160,9 +177,17 @@ const largestParts = (parts: Map<string, number>): string =>
     .map(([part, bytes]) => `${part} ${fmt(bytes / 1024)}`)
     .join(', ');
 
-/** The clients (CLIENTS) a function's bundle holds. */
-const clientsOf = (parts: Map<string, number>): string[] =>
-  Object.keys(CLIENTS).filter((client) => (parts.get(client) ?? 0) >= CLIENT_MIN_BYTES);
+/** How a floor names a client that its function's bundle holds but loads on first use. */
+const ON_FIRST_USE = ' (on first use)';
+
+/**
+ * The clients (CLIENTS) a function's bundle holds, those it loads only on first use marked
+ * with ON_FIRST_USE: its import floor loads them the same way.
+ */
+const clientsOf = ({ parts, atInit }: Awaited<ReturnType<typeof bundleParts>>): string[] =>
+  Object.keys(CLIENTS)
+    .filter((client) => (parts.get(client) ?? 0) >= CLIENT_MIN_BYTES)
+    .map((client) => (atInit.has(client) ? client : `${client}${ON_FIRST_USE}`));
 
 /**
  * What every function imports beside its clients, each added to an import floor in a variant
@@ -213,8 +238,10 @@ const buildImportFloor = async (
   dir: string,
 ): Promise<ImportFloor> => {
   const name = floorName(clients, extras);
-  const imports = clients.map(
-    (client, i) => `import { ${CLIENTS[client]} as c${i} } from '${client}';`,
+  const imports = clients.map((client, i) =>
+    client.endsWith(ON_FIRST_USE)
+      ? `const c${i} = () => import('${client.slice(0, -ON_FIRST_USE.length)}');`
+      : `import { ${CLIENTS[client]} as c${i} } from '${client}';`,
   );
   const bundle = join(dir, `import-floor-${name.replace(/\W+/g, '-')}.cjs`);
   await build({
@@ -315,9 +342,10 @@ export const coldstartBenchmark: Benchmark = {
       const clients = new Map<string, string[]>();
       const held = new Map<string, Extra[]>();
       for (const fn of packaged.functions) {
-        const bytes = await bundleParts(fn);
+        const bundled = await bundleParts(fn);
+        const bytes = bundled.parts;
         parts.set(fn.name, largestParts(bytes));
-        clients.set(fn.name, clientsOf(bytes));
+        clients.set(fn.name, clientsOf(bundled));
         held.set(
           fn.name,
           (Object.keys(EXTRAS) as Extra[]).filter(
@@ -404,7 +432,7 @@ export const coldstartBenchmark: Benchmark = {
         notes: [
           `Init: \`require()\` of the unzipped bundle in a fresh \`node\` (${process.version}; Lambda runs nodejs22.x), outside the repository, with KAFKA_BROKERS and the Upstash variables set; Node's own start-up is not included.`,
           'KB = 1,024 bytes. Largest parts: esbuild metafile of a build with the same custom.esbuild options.',
-          `Import floor: a bare handler importing only the clients the function's bundle holds (${Object.keys(CLIENTS).join(', ')}; at least ${CLIENT_MIN_BYTES / 1024} KB of one) and doing nothing else, bundled with the same options, its init measured in the same rounds: ${baseFloors.map((floor) => `${floor.name} ${fmt(floor.bundleBytes / 1024)} KB`).join(', ')}.`,
+          `Import floor: a bare handler importing only the clients the function's bundle holds (${Object.keys(CLIENTS).join(', ')}; at least ${CLIENT_MIN_BYTES / 1024} KB of one), each as the function loads it (at init, or with \`import()\` on first use${ON_FIRST_USE}), and doing nothing else, bundled with the same options, its init measured in the same rounds: ${baseFloors.map((floor) => `${floor.name} ${fmt(floor.bundleBytes / 1024)} KB`).join(', ')}.`,
           `Init over floor: of the init above the floor, the part that the floor + logger & metrics, and the floor + zod, each add to the floor (\`-\`: the bundle holds less than ${CLIENT_MIN_BYTES / 1024} KB of it); the rest is what the floor + all it holds of them leaves (project code, its schemas, what they import beside these): the floor + both (next table) is as low as such a function could get without changing logger, metrics or zod.`,
         ],
       };

@@ -1,10 +1,10 @@
 import { problemOfEvent } from '../lib/analytics/aggregate.ts';
 import { type AnalyticsSlice, applyAnalyticsBatch } from '../lib/analytics/analytics.ts';
 import type { AnalyticsEvent } from '../lib/analytics/schema.ts';
-import { POSSIBLE_DUPLICATE_HEADER } from '../lib/kafka/producer.ts';
+import { getConsumerServices } from '../lib/consumer-services.ts';
+import { POSSIBLE_DUPLICATE_HEADER } from '../lib/kafka/record-headers.ts';
 import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
 import type { PartitionSlice } from '../lib/lambda/consumer/whole-batch.ts';
-import { getServices } from '../lib/services.ts';
 
 const toAnalyticsSlice = ({
   records,
@@ -42,4 +42,4 @@ export const processAnalytics = ({
     },
   });
 
-export const handler = processAnalytics({ services: getServices });
+export const handler = processAnalytics({ services: getConsumerServices });

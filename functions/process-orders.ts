@@ -1,9 +1,9 @@
+import { getConsumerServices } from '../lib/consumer-services.ts';
 import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
 import { recordingOrderFailures } from '../lib/orders/order-failures.ts';
 import type { OrderStep } from '../lib/orders/order-step.ts';
 import { processOrder } from '../lib/orders/process-order.ts';
 import { orderEventSchema } from '../lib/orders/schema.ts';
-import { getServices } from '../lib/services.ts';
 
 /**
  * orders -> each order processed once (a redelivered order finds its state and does nothing),
@@ -22,4 +22,4 @@ export const processOrders = ({ step, ...deps }: ConsumerDeps & { step?: OrderSt
     settleWith: recordingOrderFailures,
   });
 
-export const handler = processOrders({ services: getServices });
+export const handler = processOrders({ services: getConsumerServices });

@@ -1,5 +1,5 @@
+import { getConsumerServices } from '../lib/consumer-services.ts';
 import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
-import { getServices } from '../lib/services.ts';
 import { applyUserEvent } from '../lib/users/users.ts';
 
 /**
@@ -17,4 +17,4 @@ export const userCacheEvents = (deps: ConsumerDeps) =>
     },
   });
 
-export const handler = userCacheEvents({ services: getServices });
+export const handler = userCacheEvents({ services: getConsumerServices });

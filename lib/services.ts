@@ -31,6 +31,12 @@ const kafkaOf = (config: Config, kafkaClient: Kafka | undefined): KafkaService |
   return undefined;
 };
 
+/** The Kafka service `config` asks for, with a client of its own; undefined when Kafka is off. */
+export const createKafkaServiceFor = (config: Config): KafkaService | undefined => {
+  const servers = kafkaServers(config.kafka);
+  return kafkaOf(config, servers ? createKafkaClient(servers) : undefined);
+};
+
 /** Builds the services for `config`; opens no connection until one is used. */
 export const createServices = (config: Config): Services => {
   const servers = kafkaServers(config.kafka);

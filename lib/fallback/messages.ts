@@ -9,13 +9,8 @@ import {
   holdEvents,
 } from '../analytics/dedup.ts';
 import { KafkaUnavailableError, MessageNotAcceptedError } from '../errors.ts';
-import {
-  CORRELATION_ID_HEADER,
-  type KafkaService,
-  type OutgoingMessage,
-  type SendOptions,
-  type SendResult,
-} from '../kafka/producer.ts';
+import type { KafkaService, OutgoingMessage, SendOptions, SendResult } from '../kafka/producer.ts';
+import { CORRELATION_ID_HEADER } from '../kafka/record-headers.ts';
 import { recordMetric } from '../metrics.ts';
 import { defineScript, runScript } from '../redis/scripts.ts';
 import type { RedisService } from '../redis/service.ts';

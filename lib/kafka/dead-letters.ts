@@ -2,7 +2,8 @@ import { ZodError } from 'zod';
 import { ValidationError } from '../errors.ts';
 import { recordMetric } from '../metrics.ts';
 import type { RedisService } from '../redis/service.ts';
-import { CORRELATION_ID_HEADER, type KafkaService } from './producer.ts';
+import type { KafkaService } from './producer.ts';
+import { CORRELATION_ID_HEADER } from './record-headers.ts';
 
 /**
  * Poison records: a record that can never be handled (its bytes do not decode, its value is

@@ -10,15 +10,7 @@ import {
 import { budgetMs } from '../deadline.ts';
 import { KafkaDeliveryUnknownError, KafkaUnavailableError, ValidationError } from '../errors.ts';
 import { classifyKafkaError, isConnectionRefused } from './errors.ts';
-
-export const CORRELATION_ID_HEADER = 'x-correlation-id';
-/**
- * Set to `1` on a record that may be a second copy of one already in Kafka at another offset:
- * the producer's re-send after a reset (the first attempt may have reached the broker under
- * the old producer id), every record the fallback drain replays. Consumers that count
- * (processAnalytics) check such records by their eventId (lib/analytics/dedup.ts).
- */
-export const POSSIBLE_DUPLICATE_HEADER = 'x-narad-possible-duplicate';
+import { CORRELATION_ID_HEADER, POSSIBLE_DUPLICATE_HEADER } from './record-headers.ts';
 
 /** One message to send: a JSON value, an optional key and optional string headers. */
 export interface OutgoingMessage {

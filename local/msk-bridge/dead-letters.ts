@@ -1,6 +1,6 @@
 import type { IHeaders, Message } from 'kafkajs';
 import { deadLetterOf } from '../../lib/kafka/dead-letters.ts';
-import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
+import { CORRELATION_ID_HEADER } from '../../lib/kafka/record-headers.ts';
 import type { KafkaEventRecord } from '../../lib/lambda/kafka-event-builder.ts';
 import { describeRecords } from './log.ts';
 import type { Log, OnRetriesExhausted } from './types.ts';

@@ -2,7 +2,7 @@ import type { MSKEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, ValidationError } from '../../lib/errors.ts';
 import { createEmbeddedKafkaService } from '../../lib/kafka/embedded-service.ts';
-import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
+import { CORRELATION_ID_HEADER } from '../../lib/kafka/record-headers.ts';
 import { batchItemFailures } from '../../lib/lambda/batch-response.ts';
 import { decodeKafkaEvent } from '../../lib/lambda/kafka-event.ts';
 import { startEmbeddedDelivery } from '../../local/embedded/kafka-delivery.ts';

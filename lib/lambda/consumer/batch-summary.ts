@@ -1,5 +1,5 @@
 import type { MSKRecord } from 'aws-lambda';
-import { CORRELATION_ID_HEADER } from '../../kafka/producer.ts';
+import { CORRELATION_ID_HEADER } from '../../kafka/record-headers.ts';
 import type { KafkaBatchResponse } from '../batch-response.ts';
 import { isByteArray, type KafkaEvent, type RecordPosition } from '../kafka-event.ts';
 
