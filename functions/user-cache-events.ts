@@ -1,20 +1,22 @@
 import { getConsumerServices } from '../lib/consumer-services.ts';
 import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
-import { applyUserEvent } from '../lib/users/users.ts';
+
+import { userEventBatches } from '../lib/users/user-events.ts';
 
 /**
- * user.events -> USER_UPDATED invalidates the cached profile, USER_LOGGED_IN stores the session;
- * both idempotent, so a redelivery leaves the same state. Malformed USER_* events go to
- * `user.events.dlq`.
+ * user.events -> USER_UPDATED invalidates the cached profile, USER_LOGGED_IN stores the session:
+ * the whole batch in one Redis pipeline, which a redelivery replays to the same state.
+ * Malformed USER_* events go to `user.events.dlq`, each alone.
  */
-export const userCacheEvents = (deps: ConsumerDeps) =>
-  kafkaConsumer({
+export const userCacheEvents = (deps: ConsumerDeps) => {
+  const batches = userEventBatches();
+  return kafkaConsumer({
     name: 'userCacheEvents',
-    mode: 'in-order',
+    mode: 'whole-batch',
     ...deps,
-    handle: async (record, services) => {
-      await applyUserEvent(services, record.value);
-    },
+    problemOf: batches.problemOf,
+    handle: (slices, services) => batches.apply(services.redis, slices),
   });
+};
 
 export const handler = userCacheEvents({ services: getConsumerServices });

@@ -88,8 +88,6 @@ const userLoggedIn = z.object({
     .optional(),
 });
 
-export type UserEventEffect = 'invalidated' | 'session-stored' | 'session-expired' | 'ignored';
-
 /**
  * The session a USER_LOGGED_IN event at `now` stores: its value, and how long it has left to
  * live, counted from the login, not from when the event arrived; `ttlSeconds` is 0 or less for
@@ -116,33 +114,47 @@ export const sessionOf = (
 };
 
 /**
- * The user-cache side of a `user.events` value (the design's EventDrivenCache): USER_UPDATED
- * drops the cached profile and preferences; USER_LOGGED_IN stores the session with the event's
- * `sessionData` at `session:{sessionId}`, living one hour from the login (EX 3600 for a login
- * that just happened), so a login replayed after its hour stores nothing; anything else is
- * ignored. Idempotent: applying an event twice leaves the same state.
- * @throws ValidationError (a ZodError) when a USER_* event lacks its fields, has unsafe ids,
- *   too much sessionData, or a login time in the future.
+ * What one `user.events` value does to the user cache, decided before anything is sent:
+ * `invalidated` deletes `keys`, `session-stored` stores `session` (JSON text) at `key` for
+ * `ttlSeconds`, `session-expired` and `ignored` change nothing, and `refused` is a USER_* event
+ * that can never be applied, for `problem` (it is dead-lettered).
  */
-export const applyUserEvent = async (
-  services: Pick<Services, 'redis'>,
-  value: unknown,
-  now: number = Date.now(),
-): Promise<UserEventEffect> => {
+export type UserEventPlan =
+  | { effect: 'invalidated'; keys: [string, string] }
+  | { effect: 'session-stored'; key: string; session: string; ttlSeconds: number }
+  | { effect: 'session-expired' | 'ignored' }
+  | { effect: 'refused'; problem: string };
+
+/**
+ * The user-cache side of a `user.events` value at `now` (the design's EventDrivenCache):
+ * USER_UPDATED drops the cached profile and preferences; USER_LOGGED_IN stores the session
+ * with the event's `sessionData` at `session:{sessionId}`, living one hour from the login
+ * (EX 3600 for a login that just happened), so a login replayed after its hour stores nothing;
+ * anything else is ignored. Refused: a USER_* event that lacks its fields, has unsafe ids, too
+ * much sessionData, or a login time in the future, with the message of the zod or
+ * ValidationError that says so. Parses the value once; sends nothing (user-events.ts does).
+ */
+export const planUserEvent = (value: unknown, now: number): UserEventPlan => {
   const type = (value as { type?: unknown } | null)?.type;
-  if (type === 'USER_UPDATED') {
-    const event = userUpdated.parse(value);
-    const keys = userKeys(identifier('userId', event.userId));
-    await services.redis?.del(keys.profile, keys.preferences);
-    return 'invalidated';
+  try {
+    if (type === 'USER_UPDATED') {
+      const parsed = userUpdated.safeParse(value);
+      if (!parsed.success) return { effect: 'refused', problem: parsed.error.message };
+      const keys = userKeys(identifier('userId', parsed.data.userId));
+      return { effect: 'invalidated', keys: [keys.profile, keys.preferences] };
+    }
+    if (type === 'USER_LOGGED_IN') {
+      const parsed = userLoggedIn.safeParse(value);
+      if (!parsed.success) return { effect: 'refused', problem: parsed.error.message };
+      const key = sessionKey(identifier('sessionId', parsed.data.sessionId));
+      const { session, ttlSeconds } = sessionOf(parsed.data, now);
+      if (ttlSeconds <= 0) return { effect: 'session-expired' };
+      return { effect: 'session-stored', key, session: JSON.stringify(session), ttlSeconds };
+    }
+  } catch (error) {
+    // identifier() and sessionOf() refuse with a ValidationError; anything else is a bug.
+    if (error instanceof ValidationError) return { effect: 'refused', problem: error.message };
+    throw error;
   }
-  if (type === 'USER_LOGGED_IN') {
-    const event = userLoggedIn.parse(value);
-    const key = sessionKey(identifier('sessionId', event.sessionId));
-    const { session, ttlSeconds } = sessionOf(event, now);
-    if (ttlSeconds <= 0) return 'session-expired';
-    await services.redis?.set(key, JSON.stringify(session), { EX: ttlSeconds });
-    return 'session-stored';
-  }
-  return 'ignored';
+  return { effect: 'ignored' };
 };

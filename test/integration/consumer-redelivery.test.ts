@@ -18,7 +18,7 @@ import {
   startMskBridge,
 } from '../../local/msk-bridge/index.ts';
 import { testKafka, testProducer, uniqueTopic } from '../support/kafka.ts';
-import { inspector, keygen } from '../support/redis.ts';
+import { inspector, keygen, recordingRedisService } from '../support/redis.ts';
 import { servicesFor } from '../support/services.ts';
 import { eventually } from '../support/wait.ts';
 import { FIXTURE_CLUSTER, mskEvent, mskRecord, orderEvent, uniqueDay } from './msk-events.ts';
@@ -156,37 +156,74 @@ describe('the same MSK batch invoked three times (failure test 4c)', () => {
     expect([...runs.values()]).toEqual([1, 1, 1]);
   });
 
-  it('userCacheEvents: delivering the batch again leaves the same cache state', async () => {
+  it('userCacheEvents: a batch of two partitions is ONE Redis request, and delivering it again leaves the same state', async () => {
     const topic = uniqueTopic('redelivery-user-cache');
-    const userId = `user-${randomUUID().slice(0, 8)}`;
-    const sessionId = `sess-${randomUUID()}`;
-    const loggedInAt = new Date().toISOString();
-    const { profile } = userKeys(userId);
-    keys.track(profile);
-    keys.track(sessionKey(sessionId));
-    await redis.set(profile, { userId, name: 'cached' });
+    const a = `user-alice-${randomUUID().slice(0, 8)}`;
+    const b = `user-bob-${randomUUID().slice(0, 8)}`;
+    const [aliceKeys, bobKeys] = [userKeys(a), userKeys(b)];
+    const aliceSession = sessionKey(`sess-${randomUUID()}`);
+    const bobSession = sessionKey(`sess-${randomUUID()}`);
+    const bobOldSession = sessionKey(`sess-${randomUUID()}`);
+    const cached = [aliceKeys.profile, aliceKeys.preferences, bobKeys.profile, bobKeys.preferences];
+    for (const key of cached) await redis.set(keys.track(key), { cached: true });
+    for (const key of [aliceSession, bobSession, bobOldSession]) keys.track(key);
+    const now = Date.now();
+    const login = (userId: string, session: string, at: number, sessionData: object) => ({
+      type: 'USER_LOGGED_IN',
+      userId,
+      sessionId: session.slice('session:'.length),
+      timestamp: new Date(at).toISOString(),
+      sessionData,
+    });
+    const record = (partition: number, offset: number, userId: string, value: object) =>
+      mskRecord(topic, { partition, offset, key: userId, value });
+    // user.events is keyed by userId: each user's events are in one partition, in order.
     const event = mskEvent([
-      mskRecord(topic, { offset: 0, key: userId, value: { type: 'USER_UPDATED', userId } }),
-      mskRecord(topic, {
-        offset: 1,
-        key: userId,
-        value: {
-          type: 'USER_LOGGED_IN',
-          userId,
-          sessionId,
-          timestamp: loggedInAt,
-        },
-      }),
+      record(0, 10, a, { type: 'USER_UPDATED', userId: a }),
+      record(0, 11, a, login(a, aliceSession, now, { device: 'web' })),
+      record(0, 12, a, { type: 'USER_ACTION', userId: a, action: 'view' }),
+      // The same session again, later in the partition: the later login is what stays.
+      record(0, 13, a, login(a, aliceSession, now, { device: 'ios' })),
+      record(1, 40, b, login(b, bobSession, now - 20 * 60_000, { device: 'web' })),
+      // Older than a session lives: a replay of the topic revives no session.
+      record(1, 41, b, login(b, bobOldSession, now - 2 * 3_600_000, {})),
+      record(1, 42, b, { type: 'USER_UPDATED', userId: b }),
     ]);
-    const handler = userCacheEvents({ services: () => services });
+    const recording = recordingRedisService(stack);
+    const handler = userCacheEvents({ services: () => ({ ...services, redis: recording.redis }) });
+    const state = async () => ({
+      cached: await redis.mget(...cached),
+      sessions: await redis.mget(aliceSession, bobSession, bobOldSession),
+    });
 
-    await handler(structuredClone(event));
-    const once = await redis.mget(profile, sessionKey(sessionId));
-    const response = await handler(structuredClone(event));
+    const first = await handler(structuredClone(event));
+    const once = await state();
+    const bobTtl = await redis.ttl(bobSession);
+    const requestsOnce = structuredClone(recording.requests);
+    const again = await handler(structuredClone(event));
 
-    expect(response).toEqual({ batchItemFailures: [] });
-    expect(once).toEqual([null, { userId, createdAt: loggedInAt }]);
-    expect(await redis.mget(profile, sessionKey(sessionId))).toEqual(once);
+    expect([first, again]).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+    expect(
+      requestsOnce.map(({ path, commands }) => [path, commands.map(([name]) => name)]),
+    ).toEqual([['pipeline', ['del', 'set', 'set', 'set', 'del']]]);
+    expect(once).toEqual({
+      cached: [null, null, null, null],
+      sessions: [
+        { userId: a, createdAt: new Date(now).toISOString(), sessionData: { device: 'ios' } },
+        {
+          userId: b,
+          createdAt: new Date(now - 20 * 60_000).toISOString(),
+          sessionData: { device: 'web' },
+        },
+        null,
+      ],
+    });
+    // Counted from the login, not from when the event arrived.
+    expect(bobTtl).toBeGreaterThan(2_300);
+    expect(bobTtl).toBeLessThanOrEqual(2_400);
+    expect(recording.requests).toHaveLength(2);
+    expect(await state()).toEqual(once);
+    expect(await redis.ttl(bobSession)).toBeLessThanOrEqual(bobTtl);
   });
 });
 

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { processOrders } from '../../functions/process-orders.ts';
 import { userCacheEvents } from '../../functions/user-cache-events.ts';
+import { RedisUnavailableError } from '../../lib/errors.ts';
 import {
   attemptsKey,
   DEFAULT_MAX_ATTEMPTS,
   type DeadLetter,
   deadLetterTopicOf,
 } from '../../lib/kafka/dead-letters.ts';
-import { orderKeys, sessionKey } from '../../lib/keys.ts';
+import { orderKeys, sessionKey, userKeys } from '../../lib/keys.ts';
 import { checkOrderTotals, type OrderStep } from '../../lib/orders/order-step.ts';
 import type { OrderEvent } from '../../lib/orders/schema.ts';
 import type { Services } from '../../lib/services.ts';
@@ -19,8 +20,14 @@ import {
   silentLog,
   startMskBridge,
 } from '../../local/msk-bridge/index.ts';
-import { consumeMessages, testKafka, testProducer, uniqueTopic } from '../support/kafka.ts';
-import { CLOSED_URL, inspector, keygen } from '../support/redis.ts';
+import {
+  consumeMessages,
+  countMessages,
+  testKafka,
+  testProducer,
+  uniqueTopic,
+} from '../support/kafka.ts';
+import { CLOSED_URL, inspector, keygen, recordingRedisService } from '../support/redis.ts';
 import { CLOSED_BROKER, servicesFor } from '../support/services.ts';
 import { eventually } from '../support/wait.ts';
 import { mskEvent, mskRecord, orderEvent } from './msk-events.ts';
@@ -273,34 +280,85 @@ describe('dead-lettering rules', () => {
     expect(await statusOf(next)).toBe('none');
   });
 
-  it('userCacheEvents dead-letters a malformed USER_LOGGED_IN and stores the next session', async () => {
+  it('userCacheEvents dead-letters a malformed USER_* event in the middle of its batch, and applies the rest in one request', async () => {
     const topic = uniqueTopic('poison-user-cache');
     topics.push(deadLetterTopicOf(topic));
-    const sessionId = `sess-${randomUUID()}`;
-    keys.track(sessionKey(sessionId));
+    const userId = `user-${randomUUID().slice(0, 8)}`;
+    const { profile } = userKeys(userId);
+    const [before, after] = [
+      sessionKey(`sess-${randomUUID()}`),
+      sessionKey(`sess-${randomUUID()}`),
+    ];
+    for (const key of [before, after]) keys.track(key);
+    await redis.set(keys.track(profile), { cached: true });
+    const login = (session: string) => ({
+      type: 'USER_LOGGED_IN',
+      userId,
+      sessionId: session.slice('session:'.length),
+      timestamp: new Date().toISOString(),
+    });
     const event = mskEvent([
-      mskRecord(topic, { offset: 0, value: { type: 'USER_LOGGED_IN', userId: 'u-1' } }),
-      mskRecord(topic, {
-        offset: 1,
-        value: {
-          type: 'USER_LOGGED_IN',
-          userId: 'u-1',
-          sessionId,
-          timestamp: new Date().toISOString(),
-        },
-      }),
+      mskRecord(topic, { offset: 0, key: userId, value: login(before) }),
+      mskRecord(topic, { offset: 1, key: userId, value: { type: 'USER_LOGGED_IN', userId } }),
+      mskRecord(topic, { offset: 2, key: userId, value: { type: 'USER_UPDATED', userId } }),
+      mskRecord(topic, { offset: 3, key: userId, value: login(after) }),
     ]);
+    const recording = recordingRedisService(stack);
+    const deps = { ...services(), redis: recording.redis };
 
-    const deps = services();
     const response = await userCacheEvents({ services: () => deps })(event);
     const [letter] = await consumeMessages(stack.kafkaBrokers, deadLetterTopicOf(topic), 1);
 
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(await redis.get(sessionKey(sessionId))).toMatchObject({ userId: 'u-1' });
+    expect(recording.requests.map(({ commands }) => commands.map(([name]) => name))).toEqual([
+      ['set', 'del', 'set'],
+    ]);
+    expect(await redis.mget(before, profile, after)).toEqual([
+      expect.objectContaining({ userId }),
+      null,
+      expect.objectContaining({ userId }),
+    ]);
     expect(letter?.value).toMatchObject({
-      source: { topic, offset: 0 },
-      errorType: 'ZodError',
+      source: { topic, offset: 1 },
+      error: expect.stringMatching(/^ValidationError: .*"sessionId"/s),
+      errorType: 'ValidationError',
+      attempts: 1,
       consumer: 'userCacheEvents',
     });
+    expect(await countMessages(stack.kafkaBrokers, deadLetterTopicOf(topic))).toBe(1);
+  });
+
+  it('userCacheEvents fails its whole batch when the Redis request fails: nothing dead-lettered, nothing lost on the retry', async () => {
+    const topic = uniqueTopic('poison-user-cache-redis-down');
+    topics.push(deadLetterTopicOf(topic));
+    const userId = `user-${randomUUID().slice(0, 8)}`;
+    const session = keys.track(sessionKey(`sess-${randomUUID()}`));
+    const event = mskEvent([
+      mskRecord(topic, { offset: 0, key: userId, value: { type: 'USER_UPDATED' } }),
+      mskRecord(topic, {
+        offset: 1,
+        key: userId,
+        value: {
+          type: 'USER_LOGGED_IN',
+          userId,
+          sessionId: session.slice('session:'.length),
+          timestamp: new Date().toISOString(),
+        },
+      }),
+    ]);
+    const redisDown = services({ upstashUrl: CLOSED_URL });
+    const up = services();
+
+    const failed = await userCacheEvents({ services: () => redisDown })(
+      structuredClone(event),
+    ).catch((error: unknown) => error);
+    const topicsAfterFailure = await admin.listTopics();
+    const retried = await userCacheEvents({ services: () => up })(structuredClone(event));
+
+    expect(failed).toBeInstanceOf(RedisUnavailableError);
+    expect(topicsAfterFailure).not.toContain(deadLetterTopicOf(topic));
+    expect(retried).toEqual({ batchItemFailures: [] });
+    expect(await redis.get(session)).toMatchObject({ userId });
+    expect(await countMessages(stack.kafkaBrokers, deadLetterTopicOf(topic))).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from '@upstash/redis';
+import { Redis, type Requester } from '@upstash/redis';
 import type { RedisConfig } from '../../lib/config.ts';
-import { createRedisServiceFor } from '../../lib/redis/client.ts';
+import { createRedisServiceFor, createRedisServiceOver } from '../../lib/redis/client.ts';
 import type { RedisService } from '../../lib/redis/service.ts';
 import type { StackEndpoints } from '../../local/stack.ts';
 
@@ -24,6 +24,37 @@ export const redisServiceFor = (
   stack: StackEndpoints,
   overrides: Partial<Omit<RedisConfig, 'kind'>> = {},
 ): RedisService => createRedisServiceFor(redisConfig(stack, overrides));
+
+/** One HTTP request to the gateway: its path (`pipeline`, or empty for one command) and commands. */
+export interface SentRequest {
+  path: string;
+  commands: unknown[][];
+}
+
+/**
+ * A Redis service as the functions build it (its clients, parsing and unparsed, over one
+ * requester), sending over HTTP to the stack's gateway and recording every request it sends:
+ * to count the requests a piece of code makes against the real Redis.
+ */
+export const recordingRedisService = (
+  stack: StackEndpoints,
+): { redis: RedisService; requests: SentRequest[] } => {
+  const http = (
+    new Redis({ url: stack.upstashUrl, token: stack.upstashToken }) as unknown as {
+      client: Requester;
+    }
+  ).client;
+  const requests: SentRequest[] = [];
+  const requester: Requester = {
+    request: (request) => {
+      const path = request.path?.join('/') ?? '';
+      const commands = (path === '' ? [request.body] : request.body) as unknown[][];
+      requests.push({ path, commands });
+      return http.request(request);
+    },
+  };
+  return { redis: createRedisServiceOver(requester), requests };
+};
 
 /** A plain client on the real Redis, for preparing and checking what a test expects. */
 export const inspector = (stack: StackEndpoints): Redis =>
