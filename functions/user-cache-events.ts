@@ -1,6 +1,5 @@
 import { getConsumerServices } from '../lib/consumer-services.ts';
 import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-consumer.ts';
-
 import { userEventBatches } from '../lib/users/user-events.ts';
 
 /**
