@@ -6,7 +6,9 @@ import en from 'zod/v4/locales/en.js';
 // Why mini: classic zod's chained methods put all of zod in every bundle (~90 KB, unused parts
 // too), and evaluating it was 45-67 % of each function's init above its import floor (issue #18,
 // bench/coldstart.ts); mini's functions are tree-shaken to what the schemas use. Same core, same
-// parsing, same messages, given the two things classic did by itself that mini leaves to us:
+// parsing, same messages, given the two things classic did by itself that mini leaves to us.
+// (A third, classic's memoizer for inputs with reference cycles, is left out: what we parse
+// comes from JSON.parse or the environment, which cannot hold a cycle.)
 
 // 1. Classic installs English messages on first use; mini has no locale (every message would be
 // "Invalid input"). Importing this module installs English before any schema can parse.
