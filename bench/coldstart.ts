@@ -192,8 +192,9 @@ const clientsOf = ({ parts, atInit }: Awaited<ReturnType<typeof bundleParts>>): 
 /**
  * What every function imports beside its clients, each added to an import floor in a variant
  * of its own (same rounds), so the init over the floor can be split: the logger (lib/log.ts
- * creates it at import) with metrics (lib/metrics.ts subclasses Metrics at import), and zod
- * with one small schema built at import, as lib/ builds its schemas.
+ * creates it at import) with metrics (lib/metrics.ts subclasses Metrics at import), and zod/mini
+ * as lib/zod.ts sets it up (English messages), with one small schema built at import, as lib/
+ * builds its schemas.
  */
 const EXTRAS = {
   'logger & metrics': [
@@ -202,19 +203,24 @@ const EXTRAS = {
     `export const logger = new Logger({ serviceName: 'floor' });`,
     'export class FloorMetrics extends Metrics {}',
   ],
-  zod: [
-    `import * as z from 'zod';`,
-    'export const schema = z.object({ id: z.string().regex(/^[a-z]+$/), n: z.number().int() });',
+  'zod/mini': [
+    `import * as z from './lib/zod.ts';`,
+    'export const schema = z.object({ id: z.string().check(z.regex(/^[a-z]+$/)), n: z.int() });',
   ],
 } as const;
 type Extra = keyof typeof EXTRAS;
 /** The package that tells whether a bundle holds an extra (at least CLIENT_MIN_BYTES of it). */
 const EXTRA_PACKAGES: Record<Extra, string> = {
   'logger & metrics': '@aws-lambda-powertools/logger',
-  zod: 'zod',
+  'zod/mini': 'zod',
 };
 /** The variants of each import floor: none, each extra alone, all of them. */
-const FLOOR_VARIANTS: Extra[][] = [[], ['logger & metrics'], ['zod'], ['logger & metrics', 'zod']];
+const FLOOR_VARIANTS: Extra[][] = [
+  [],
+  ['logger & metrics'],
+  ['zod/mini'],
+  ['logger & metrics', 'zod/mini'],
+];
 
 interface ImportFloor {
   name: string;
@@ -392,7 +398,7 @@ export const coldstartBenchmark: Benchmark = {
           floorRatio: init.medianMs / base,
           overFloor: {
             loggerAndMetrics: share(['logger & metrics']),
-            zod: share(['zod']),
+            zod: share(['zod/mini']),
             rest: 1 - (extras.length === 0 ? 0 : share(extras)),
           },
         };
@@ -411,7 +417,7 @@ export const coldstartBenchmark: Benchmark = {
           'import floor',
           'floor init median ms',
           'init / floor',
-          'init over floor: logger & metrics / zod / the rest',
+          'init over floor: logger & metrics / zod/mini / the rest',
           'AWS SDK modules at init',
           'largest parts (KB)',
         ],
@@ -433,7 +439,7 @@ export const coldstartBenchmark: Benchmark = {
           `Init: \`require()\` of the unzipped bundle in a fresh \`node\` (${process.version}; Lambda runs nodejs22.x), outside the repository, with KAFKA_BROKERS and the Upstash variables set; Node's own start-up is not included.`,
           'KB = 1,024 bytes. Largest parts: esbuild metafile of a build with the same custom.esbuild options.',
           `Import floor: a bare handler importing only the clients the function's bundle holds (${Object.keys(CLIENTS).join(', ')}; at least ${CLIENT_MIN_BYTES / 1024} KB of one), each as the function loads it (at init, or with \`import()\` on first use${ON_FIRST_USE}), and doing nothing else, bundled with the same options, its init measured in the same rounds: ${baseFloors.map((floor) => `${floor.name} ${fmt(floor.bundleBytes / 1024)} KB`).join(', ')}.`,
-          `Init over floor: of the init above the floor, the part that the floor + logger & metrics, and the floor + zod, each add to the floor (\`-\`: the bundle holds less than ${CLIENT_MIN_BYTES / 1024} KB of it); the rest is what the floor + all it holds of them leaves (project code, its schemas, what they import beside these): the floor + both (next table) is as low as such a function could get without changing logger, metrics or zod.`,
+          `Init over floor: of the init above the floor, the part that the floor + logger & metrics, and the floor + zod/mini, each add to the floor (\`-\`: the bundle holds less than ${CLIENT_MIN_BYTES / 1024} KB of it); the rest is what the floor + all it holds of them leaves (project code, its schemas, what they import beside these): the floor + both (next table) is as low as such a function could get without changing logger, metrics or zod/mini.`,
         ],
       };
       const variantsTable: Table = {
@@ -453,7 +459,7 @@ export const coldstartBenchmark: Benchmark = {
           }),
         ]),
         notes: [
-          `Each cell: init median, bundle size, and (beside the floor) its init / the floor's. Logger & metrics: \`new Logger()\` at import (lib/log.ts) and a subclass of Metrics (lib/metrics.ts). Zod: \`import * as z from 'zod'\` and one small z.object built at import.`,
+          `Each cell: init median, bundle size, and (beside the floor) its init / the floor's. Logger & metrics: \`new Logger()\` at import (lib/log.ts) and a subclass of Metrics (lib/metrics.ts). Zod/mini: lib/zod.ts (\`zod/mini\` with its English locale) and one small z.object built at import.`,
         ],
       };
       const checksTable: Table = {
@@ -489,7 +495,7 @@ export const coldstartBenchmark: Benchmark = {
           goal: `every function: init median <= ${GOAL_FLOOR_RATIO}x its import floor`,
           measured: `${rows.length - overFloor.length} of ${rows.length}; highest ${worstFloor.name} ${ratio(worstFloor.floorRatio)} (${fmt(worstFloor.medianMs, 1)} vs ${fmt(worstFloor.floorMs, 1)} ms)`,
           met: overFloor.length === 0,
-          why: `above it: ${overFloor.map((row) => `${row.name} ${ratio(row.floorRatio)}`).join(', ')}. The floors plus logger, metrics and zod alone (no project code): ${baseFloors.map((floor) => `${floor.name} ${ratio(floorMs(floorName(floor.clients, ['logger & metrics', 'zod'])) / floorMs(floor.name))}`).join(', ')}. ${worstFloor.name}'s bundle beside the clients: ${parts.get(worstFloor.name)}; see docs/benchmarks.md (cold start).`,
+          why: `above it: ${overFloor.map((row) => `${row.name} ${ratio(row.floorRatio)}`).join(', ')}. The floors plus logger, metrics and zod/mini alone (no project code): ${baseFloors.map((floor) => `${floor.name} ${ratio(floorMs(floorName(floor.clients, ['logger & metrics', 'zod/mini'])) / floorMs(floor.name))}`).join(', ')}. ${worstFloor.name}'s bundle beside the clients: ${parts.get(worstFloor.name)}; see docs/benchmarks.md (cold start).`,
         },
         {
           goal: `HTTP function bundles <= ${GOAL_BUNDLE_BYTES / 1024} KB`,

@@ -4,6 +4,7 @@ import { recordingOrderFailures } from '../lib/orders/order-failures.ts';
 import type { OrderStep } from '../lib/orders/order-step.ts';
 import { processOrder } from '../lib/orders/process-order.ts';
 import { orderEventSchema } from '../lib/orders/schema.ts';
+import * as z from '../lib/zod.ts';
 
 /**
  * orders -> each order processed once (a redelivered order finds its state and does nothing),
@@ -17,7 +18,7 @@ export const processOrders = ({ step, ...deps }: ConsumerDeps & { step?: OrderSt
     mode: 'in-order',
     ...deps,
     handle: async (record, services) => {
-      await processOrder(services, orderEventSchema.parse(record.value), step);
+      await processOrder(services, z.parse(orderEventSchema, record.value), step);
     },
     settleWith: recordingOrderFailures,
   });

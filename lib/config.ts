@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ConfigError } from './errors.ts';
+import * as z from './zod.ts';
 
 /**
  * Environment -> one typed, validated configuration. The two profiles are the original
@@ -139,48 +139,62 @@ export const profileDefaults = (profile: Profile) => PROFILE_DEFAULTS[profile];
 const blankToUndefined = (value: unknown) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess(blankToUndefined, schema.optional());
+const optional = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(z.transform(blankToUndefined), z.optional(schema));
 
-const brokerList = z
-  .string()
-  .transform((value) => value.split(',').map((broker) => broker.trim()))
-  .pipe(
-    z.array(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be a comma-separated list of host:port entries'),
+/** A comma-separated list, its entries trimmed, each checked by `entry`. */
+const listOf = <T extends z.core.$ZodType<unknown, string>>(entry: T) =>
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((value: string) => value.split(',').map((part) => part.trim())),
     ),
+    z.array(entry),
   );
+
+const brokerList = listOf(
+  z
+    .string()
+    .check(
+      z.regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be a comma-separated list of host:port entries'),
+    ),
+);
 
 const wholeNumber = (min: number, max: number) => {
   const error = `must be a whole number from ${min} to ${max}`;
-  return z.coerce.number({ error }).int(error).min(min, error).max(max, error);
+  return z.coerce.number({ error }).check(z.int(error), z.gte(min, error), z.lte(max, error));
 };
 
 /** Printable ASCII without spaces (it travels in a header), long enough not to be guessed. */
 export const SERVICE_API_KEY_PATTERN = /^[\x21-\x7e]{32,256}$/;
 
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
-  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const booleanFlag = z.pipe(
+  z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' }),
+  z.transform((value) => value === 'true' || value === '1' || value === 'yes'),
+);
 
 const envSchema = z.object({
   NODE_ENV: optional(z.string()),
-  STAGE: optional(z.string().regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits or -')),
+  STAGE: optional(
+    z.string().check(z.regex(/^[a-z0-9-]+$/, 'must be lower-case letters, digits or -')),
+  ),
   KAFKA_CLIENT_ID: optional(
-    z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -'),
+    z.string().check(z.regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -')),
   ),
   KAFKA_BROKERS: optional(brokerList),
   MSK_CLUSTER_ARN: optional(
     z
       .string()
-      .regex(
-        /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/,
-        'must be an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>)',
+      .check(
+        z.regex(
+          /^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster\/[^/]+\/[^/]+$/,
+          'must be an MSK cluster ARN (arn:aws:kafka:<region>:<account>:cluster/<name>/<uuid>)',
+        ),
       ),
   ),
-  AWS_REGION: optional(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region')),
+  AWS_REGION: optional(
+    z.string().check(z.regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region')),
+  ),
   KAFKA_SSL: optional(booleanFlag),
   KAFKA_SASL_MECHANISM: optional(
     z.enum(['plain', 'scram-sha-256', 'scram-sha-512', 'aws-iam'], {
@@ -197,9 +211,11 @@ const envSchema = z.object({
   SERVICE_API_KEY: optional(
     z
       .string()
-      .regex(
-        SERVICE_API_KEY_PATTERN,
-        'must be 32-256 printable ASCII characters without spaces (for example: openssl rand -base64 32)',
+      .check(
+        z.regex(
+          SERVICE_API_KEY_PATTERN,
+          'must be 32-256 printable ASCII characters without spaces (for example: openssl rand -base64 32)',
+        ),
       ),
   ),
   USER_SOURCE_URL: optional(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })),
@@ -207,10 +223,7 @@ const envSchema = z.object({
   RATE_LIMIT_PER_SERVICE: optional(wholeNumber(0, 1_000_000)),
   RATE_LIMIT_WINDOW_SECONDS: optional(wholeNumber(1, 86_400)),
   NARAD_EMBEDDED: optional(
-    z
-      .string()
-      .transform((value) => value.split(',').map((part) => part.trim()))
-      .pipe(z.array(z.enum(['kafka', 'redis'], { error: 'must list kafka and/or redis' }))),
+    listOf(z.enum(['kafka', 'redis'], { error: 'must list kafka and/or redis' })),
   ),
 });
 

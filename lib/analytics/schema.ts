@@ -1,31 +1,38 @@
-import * as z from 'zod';
+import * as z from '../zod.ts';
 
 export const MAX_EVENTS_PER_REQUEST = 100;
 const MAX_DATA_BYTES = 4 * 1024;
 
 const userId = z
   .string()
-  .regex(
-    /^[A-Za-z0-9_.@+-]{1,128}$/,
-    "must be 1-128 of A-Z a-z 0-9 _ . @ + - (no ':', '*' or spaces)",
+  .check(
+    z.regex(
+      /^[A-Za-z0-9_.@+-]{1,128}$/,
+      "must be 1-128 of A-Z a-z 0-9 _ . @ + - (no ':', '*' or spaces)",
+    ),
   );
 
 export const trackedEventSchema = z.strictObject({
   userId,
-  action: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . -'),
-  data: z
-    .record(z.string(), z.unknown())
-    .refine(
-      (data) => Buffer.byteLength(JSON.stringify(data)) <= MAX_DATA_BYTES,
-      `must be at most ${MAX_DATA_BYTES} bytes of JSON`,
-    )
-    .optional(),
+  action: z.string().check(z.regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . -')),
+  data: z.optional(
+    z
+      .record(z.string(), z.unknown())
+      .check(
+        z.refine(
+          (data) => Buffer.byteLength(JSON.stringify(data)) <= MAX_DATA_BYTES,
+          `must be at most ${MAX_DATA_BYTES} bytes of JSON`,
+        ),
+      ),
+  ),
 });
 
 /** POST /analytics/events: one event, or `{events: [...]}` of at most 100. */
 export const trackRequestSchema = z.union([
   trackedEventSchema,
-  z.strictObject({ events: z.array(trackedEventSchema).min(1).max(MAX_EVENTS_PER_REQUEST) }),
+  z.strictObject({
+    events: z.array(trackedEventSchema).check(z.minLength(1), z.maxLength(MAX_EVENTS_PER_REQUEST)),
+  }),
 ]);
 
 export type TrackedEvent = z.infer<typeof trackedEventSchema>;

@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { sessionKey, TTL } from '../keys.ts';
 import type { RedisService } from '../redis/service.ts';
+import * as z from '../zod.ts';
 
 /**
  * What userCacheEvents stores at `session:{sessionId}` (lib/users/users.ts), living one hour
@@ -14,7 +14,7 @@ export interface StoredSession {
 }
 
 const storedSession = z.object({
-  userId: z.string().regex(/^[A-Za-z0-9_.@+-]{1,128}$/),
+  userId: z.string().check(z.regex(/^[A-Za-z0-9_.@+-]{1,128}$/)),
   createdAt: z.string(),
 });
 

@@ -1,7 +1,7 @@
-import { ZodError } from 'zod';
 import { ValidationError } from '../errors.ts';
 import { recordMetric } from '../metrics.ts';
 import type { RedisService } from '../redis/service.ts';
+import * as z from '../zod.ts';
 import type { KafkaService } from './producer.ts';
 import { CORRELATION_ID_HEADER } from './record-headers.ts';
 
@@ -144,7 +144,7 @@ const textOf = (base64: string | null): string | undefined => {
  * decode, or its value is not what the topic carries (our ValidationError, a zod schema).
  */
 export const isPermanentFailure = (error: unknown): boolean =>
-  error instanceof ValidationError || error instanceof ZodError;
+  error instanceof ValidationError || z.isZodError(error);
 
 export interface DeadLetterDeps {
   kafka: KafkaService | undefined;

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { z } from 'zod';
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors.ts';
+import type * as z from '../zod.ts';
 import { header } from './headers.ts';
 
 /** The largest request body any route accepts (413 above it). */
@@ -45,7 +45,7 @@ const specificIssues = (issue: Issue): Issue[] => {
   );
 };
 
-const describeIssues = (error: z.ZodError): string =>
+const describeIssues = (error: z.core.$ZodError): string =>
   clip(
     error.issues
       .flatMap(specificIssues)
@@ -66,7 +66,7 @@ const requiredMessage = (issue: z.core.$ZodRawIssue): string | undefined =>
  * Validates `input` against `schema`.
  * @throws ValidationError naming the first offending fields.
  */
-export const validate = <S extends z.ZodType>(
+export const validate = <S extends z.ZodMiniType>(
   schema: S,
   input: unknown,
   what: string,
@@ -138,7 +138,7 @@ export const parseJson = (text: string): unknown => {
  *   PayloadTooLargeError (413) over `maxBytes`, ValidationError (400) for an empty, too deeply
  *   nested or malformed JSON body, or one that does not match the schema.
  */
-export const parseJsonBody = <S extends z.ZodType>(
+export const parseJsonBody = <S extends z.ZodMiniType>(
   event: APIGatewayProxyEventV2,
   schema: S,
   maxBytes = MAX_BODY_BYTES,

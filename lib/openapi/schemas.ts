@@ -1,6 +1,6 @@
-import * as z from 'zod';
 import { trackedEventSchema, trackRequestSchema } from '../analytics/schema.ts';
 import { orderItemSchema, orderRequestSchema } from '../orders/schema.ts';
+import * as z from '../zod.ts';
 
 // The document's JSON Schemas: the requests' from the handlers' own zod schemas, the
 // responses' declared here in zod too. Why ~380 lines: every response body of the API, one
@@ -15,7 +15,7 @@ export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
  * The request bodies' schemas: the SAME zod schemas the handlers validate with. Each one gets
  * a component name; nested registered schemas become `$ref`s instead of copies.
  */
-const requestSchemas: ReadonlyArray<readonly [string, z.ZodType]> = [
+const requestSchemas: ReadonlyArray<readonly [string, z.ZodMiniType]> = [
   ['OrderRequest', orderRequestSchema],
   ['OrderItem', orderItemSchema],
   ['TrackRequest', trackRequestSchema],
@@ -34,7 +34,7 @@ const refinementMessages = (schema: z.core.$ZodType): string[] =>
 
 /**
  * The request schemas as JSON Schema 2020-12 (`io: 'input'`: what a client may send).
- * Refinements (`.refine`) have no JSON Schema equivalent and zod drops them silently; their
+ * Refinements (`z.refine`) have no JSON Schema equivalent and zod drops them silently; their
  * messages are added to the `description` so the document does not promise more than the API
  * accepts. `$schema` and `$id` are removed: the dialect is the document's, and zod's `$id`
  * would carry a fragment, which 2020-12 forbids.

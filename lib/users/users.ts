@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import { SESSION_ID } from '../auth/credentials.ts';
 import { MAX_CLOCK_SKEW_MS, type StoredSession } from '../auth/sessions.ts';
 import { ValidationError } from '../errors.ts';
@@ -6,6 +5,7 @@ import { cacheWithFallback, getWithFallback } from '../fallback/cache.ts';
 import { identifier, sessionKey, TTL, userKeys } from '../keys.ts';
 import { recordMetric } from '../metrics.ts';
 import type { Services } from '../services.ts';
+import * as z from '../zod.ts';
 import type { UserSource } from './user-source.ts';
 
 export interface CachedProfile {
@@ -55,21 +55,23 @@ export const getUserProfile = async (
 export const MAX_SESSION_DATA_BYTES = 4 * 1024;
 
 /** An ISO 8601 date-time or epoch milliseconds (the design uses both), as epoch milliseconds. */
-const loginTime = z
-  .union([z.string(), z.number()], {
+const loginTime = z.pipe(
+  z.union([z.string(), z.number()], {
     error: 'is required: the time of the login, ISO 8601 or epoch milliseconds',
-  })
-  .transform((value, context) => {
+  }),
+  z.transform((value: string | number, payload) => {
     const at = typeof value === 'number' ? value : Date.parse(value);
     if (!Number.isFinite(at)) {
-      context.addIssue({
+      payload.issues.push({
         code: 'custom',
         message: 'must be an ISO 8601 date-time or epoch milliseconds',
+        input: value,
       });
       return z.NEVER;
     }
     return at;
-  });
+  }),
+);
 
 const userUpdated = z.object({ type: z.literal('USER_UPDATED'), userId: z.string() });
 const userLoggedIn = z.object({
@@ -77,15 +79,20 @@ const userLoggedIn = z.object({
   userId: z.string(),
   // Only ids the authorizer would accept: a session stored under any other id could never
   // be used, so such an event is refused (and dead-lettered) instead of stored.
-  sessionId: z.string().regex(SESSION_ID, 'must be 16-128 characters of A-Z a-z 0-9 _ . @ + -'),
+  sessionId: z
+    .string()
+    .check(z.regex(SESSION_ID, 'must be 16-128 characters of A-Z a-z 0-9 _ . @ + -')),
   timestamp: loginTime,
-  sessionData: z
-    .record(z.string(), z.unknown(), { error: 'must be an object' })
-    .refine(
-      (data) => Buffer.byteLength(JSON.stringify(data)) <= MAX_SESSION_DATA_BYTES,
-      `must be at most ${MAX_SESSION_DATA_BYTES} bytes of JSON`,
-    )
-    .optional(),
+  sessionData: z.optional(
+    z
+      .record(z.string(), z.unknown(), { error: 'must be an object' })
+      .check(
+        z.refine(
+          (data) => Buffer.byteLength(JSON.stringify(data)) <= MAX_SESSION_DATA_BYTES,
+          `must be at most ${MAX_SESSION_DATA_BYTES} bytes of JSON`,
+        ),
+      ),
+  ),
 });
 
 /**
@@ -138,13 +145,13 @@ export const planUserEvent = (value: unknown, now: number): UserEventPlan => {
   const type = (value as { type?: unknown } | null)?.type;
   try {
     if (type === 'USER_UPDATED') {
-      const parsed = userUpdated.safeParse(value);
+      const parsed = z.safeParse(userUpdated, value);
       if (!parsed.success) return { effect: 'refused', problem: parsed.error.message };
       const keys = userKeys(identifier('userId', parsed.data.userId));
       return { effect: 'invalidated', keys: [keys.profile, keys.preferences] };
     }
     if (type === 'USER_LOGGED_IN') {
-      const parsed = userLoggedIn.safeParse(value);
+      const parsed = z.safeParse(userLoggedIn, value);
       if (!parsed.success) return { effect: 'refused', problem: parsed.error.message };
       const key = sessionKey(identifier('sessionId', parsed.data.sessionId));
       const { session, ttlSeconds } = sessionOf(parsed.data, now);

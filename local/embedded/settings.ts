@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { ConfigError } from '../../lib/errors.ts';
+import * as z from '../../lib/zod.ts';
 
 /**
  * Where embedded Kafka delivers its records: development-only settings that `npm start` writes
@@ -26,37 +26,39 @@ export interface EmbeddedKafkaSettings {
 }
 
 const settingsSchema = z.object({
-  NARAD_EMBEDDED_LAMBDA_URL: z
-    .preprocess(
-      (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
-      z.url({ protocol: /^http$/, error: 'must be an http URL' }).optional(),
-    )
-    .optional(),
-  NARAD_EMBEDDED_MAPPINGS: z
-    .string()
-    .optional()
-    .transform((text, context) => {
-      if (text === undefined || text.trim() === '') return [];
-      try {
-        return JSON.parse(text) as unknown;
-      } catch {
-        context.addIssue({ code: 'custom', message: 'must be JSON' });
-        return z.NEVER;
-      }
-    })
-    .pipe(
-      z.array(
-        z.object({
-          functionName: z.string().min(1),
-          topic: z.string().min(1),
-          batchSize: z.number().int().positive(),
-          eventSourceArn: z.string().optional(),
-          reportBatchItemFailures: z.boolean(),
-          maxRetries: z.number().int().nonnegative(),
-        }),
-        { error: 'must be a JSON list of mappings (npm start writes it)' },
+  NARAD_EMBEDDED_LAMBDA_URL: z.optional(
+    z.pipe(
+      z.transform((value) =>
+        typeof value === 'string' && value.trim() === '' ? undefined : value,
       ),
+      z.optional(z.url({ protocol: /^http$/, error: 'must be an http URL' })),
     ),
+  ),
+  NARAD_EMBEDDED_MAPPINGS: z.pipe(
+    z.pipe(
+      z.optional(z.string()),
+      z.transform((text: string | undefined, payload) => {
+        if (text === undefined || text.trim() === '') return [];
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          payload.issues.push({ code: 'custom', message: 'must be JSON', input: text });
+          return z.NEVER;
+        }
+      }),
+    ),
+    z.array(
+      z.object({
+        functionName: z.string().check(z.minLength(1)),
+        topic: z.string().check(z.minLength(1)),
+        batchSize: z.number().check(z.int(), z.positive()),
+        eventSourceArn: z.optional(z.string()),
+        reportBatchItemFailures: z.boolean(),
+        maxRetries: z.number().check(z.int(), z.nonnegative()),
+      }),
+      { error: 'must be a JSON list of mappings (npm start writes it)' },
+    ),
+  ),
 });
 
 /**

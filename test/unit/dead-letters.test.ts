@@ -1,7 +1,6 @@
 import type { MSKEvent, MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { RedisUnavailableError, ValidationError } from '../../lib/errors.ts';
 import {
   attemptsKey,
@@ -10,6 +9,7 @@ import {
   isPermanentFailure,
 } from '../../lib/kafka/dead-letters.ts';
 import { RecordDecodeError } from '../../lib/lambda/kafka-event.ts';
+import * as z from '../../lib/zod.ts';
 import { loadAwsFixture } from '../support/fixtures.ts';
 
 const awsRecord = (): MSKRecord => {
@@ -102,13 +102,21 @@ describe('a dead letter', () => {
 
 describe('which failures are permanent (dead-lettered at once)', () => {
   it('a record that does not decode, or a value that is not what the topic carries', () => {
-    const zodError = z.object({ orderId: z.string() }).safeParse({}).error;
+    const notAnOrder = z.object({ orderId: z.string() });
+    const thrown = (() => {
+      try {
+        return z.parse(notAnOrder, {});
+      } catch (error) {
+        return error;
+      }
+    })();
 
     expect(
       isPermanentFailure(new RecordDecodeError('bad', { topic: 't', partition: 0, offset: 1 })),
     ).toBe(true);
     expect(isPermanentFailure(new ValidationError('orderId must be ...'))).toBe(true);
-    expect(isPermanentFailure(zodError)).toBe(true);
+    expect(isPermanentFailure(thrown)).toBe(true);
+    expect(isPermanentFailure(notAnOrder.safeParse({}).error)).toBe(true);
   });
 
   it('not an outage or an unexpected error: those are retried first', () => {

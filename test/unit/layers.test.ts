@@ -1,14 +1,19 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
-import { esbuildOptionsFromServerless, serverlessFunctions } from '../../bench/support/bundles.ts';
+import {
+  esbuildOptionsFromServerless,
+  type FunctionDefinition,
+  serverlessFunctions,
+} from '../../bench/support/bundles.ts';
 
 // The layers (STYLE.md): functions/ wires events to lib/, lib/ is what deploys, local/ emulates
 // AWS around lib/ (and may use it), bench/ and test/ drive both. What deploys never reaches
 // into the workshop: no lib/ or functions/ file imports local/, test/ or bench/, and no bundle
-// `serverless package` builds holds a file from local/.
+// `serverless package` builds holds a file from local/. Nor any classic zod: the functions carry
+// zod/mini only (lib/zod.ts says why).
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const DEV_ONLY = ['local', 'test', 'bench'];
@@ -28,6 +33,29 @@ const importsOf = async (file: string): Promise<string[]> =>
 const folderOf = (file: string, specifier: string): string | undefined => {
   if (!specifier.startsWith('.')) return undefined;
   return relative(ROOT, resolve(ROOT, dirname(file), specifier)).split(sep)[0];
+};
+
+const entryOf = (handler: string) => `${handler.slice(0, handler.lastIndexOf('.'))}.ts`;
+
+let built: Promise<{ functions: FunctionDefinition[]; bundles: Metafile['outputs'][string][] }>;
+
+/** Every function bundled as `serverless package` bundles it (metafiles only), built once. */
+const functionBundles = () => {
+  built ??= (async () => {
+    const functions = serverlessFunctions();
+    const { metafile } = await build({
+      ...esbuildOptionsFromServerless(),
+      absWorkingDir: ROOT,
+      entryPoints: functions.map(({ handler }) => entryOf(handler)),
+      outdir: 'layers-check',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    // Thirteen minified bundles: seconds on a loaded machine.
+    return { functions, bundles: Object.values(metafile.outputs).filter((o) => o.entryPoint) };
+  })();
+  return built;
 };
 
 describe('what deploys', () => {
@@ -58,18 +86,7 @@ describe('what deploys', () => {
   });
 
   it('bundles no file from local/ into any function (esbuild metafiles, serverless.yml custom.esbuild)', async () => {
-    const functions = serverlessFunctions();
-    const entryOf = (handler: string) => `${handler.slice(0, handler.lastIndexOf('.'))}.ts`;
-    const { metafile } = await build({
-      ...esbuildOptionsFromServerless(),
-      absWorkingDir: ROOT,
-      entryPoints: functions.map(({ handler }) => entryOf(handler)),
-      outdir: 'layers-check',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-    });
-    const bundles = Object.values(metafile.outputs).filter((output) => output.entryPoint);
+    const { functions, bundles } = await functionBundles();
     const fromLocal = bundles.flatMap((output) =>
       Object.keys(output.inputs)
         .filter((input) => input.startsWith('local/'))
@@ -83,6 +100,20 @@ describe('what deploys', () => {
       expect(Object.keys(output.inputs), String(output.entryPoint)).toContain(output.entryPoint);
     }
     expect(fromLocal).toEqual([]);
-    // Thirteen minified bundles: seconds on a loaded machine.
+  }, 60_000);
+
+  it('bundles zod/mini only: no classic zod, no locale but English, in any function (lib/zod.ts)', async () => {
+    const { bundles } = await functionBundles();
+    const zodFiles = bundles.flatMap((output) =>
+      Object.keys(output.inputs)
+        .filter((input) => input.includes('node_modules/zod/'))
+        .map((input) => `${output.entryPoint} <- ${input.slice(input.indexOf('zod/'))}`),
+    );
+    const unwanted = zodFiles.filter(
+      (file) => file.includes('zod/v4/classic/') || /zod\/v4\/locales\/(?!en\.js$)/.test(file),
+    );
+
+    expect(zodFiles.some((file) => file.includes('zod/v4/mini/'))).toBe(true);
+    expect(unwanted).toEqual([]);
   }, 60_000);
 });
