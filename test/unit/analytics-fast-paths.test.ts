@@ -1,8 +1,22 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { aggregateDaily, type DailyIncrements, dayOf } from '../../lib/analytics/aggregate.ts';
+import {
+  type AnalyticsSlice,
+  APPLIED_OFFSET_TTL_SECONDS,
+  analyticsBatchRequest,
+  type SliceEvent,
+} from '../../lib/analytics/analytics.ts';
+import { encodeBatch, type PartitionIncrements } from '../../lib/analytics/batch-script.ts';
+import {
+  currentRecentKey,
+  HOLD_TTL_SECONDS,
+  RECENT_TTL_SECONDS,
+  recentWindowKeys,
+} from '../../lib/analytics/dedup.ts';
 import type { AnalyticsEvent } from '../../lib/analytics/schema.ts';
-import { dailyKeys } from '../../lib/keys.ts';
+import { analyticsDedupKeys, dailyKeys, TTL } from '../../lib/keys.ts';
 
 /**
  * The analytics fast paths (issue 18) against the code they replaced, kept here verbatim as
@@ -89,6 +103,123 @@ describe('aggregating a batch', () => {
         },
       ),
       { numRuns: 3_000 },
+    );
+  });
+});
+
+const oldAppliedOffsetKey = (cluster: string, topic: string, partition: number): string =>
+  `analytics:applied:${createHash('sha1').update(cluster).digest('hex').slice(0, 12)}:${topic}:${partition}`;
+
+const oldPartOf = (
+  slice: AnalyticsSlice,
+  leftOut: ReadonlySet<SliceEvent>,
+  held: ReadonlySet<string>,
+): PartitionIncrements => {
+  const counted = slice.events.filter((item) => !leftOut.has(item));
+  const checked = (item: SliceEvent) =>
+    item.possibleDuplicate === true || held.has(item.event.eventId);
+  const plain = counted.filter((item) => !checked(item));
+  const [first] = slice.events;
+  return {
+    appliedKey: oldAppliedOffsetKey(slice.cluster, slice.topic, slice.partition),
+    firstOffset: slice.firstOffset,
+    lastOffset: slice.lastOffset,
+    firstEventOffset: first?.offset ?? slice.firstOffset,
+    firstEventTimestamp: first?.recordTimestamp ?? 0,
+    newestTimestamp: Math.max(...slice.events.map((item) => item.recordTimestamp)),
+    plain: plain.map(({ event }) => ({
+      eventId: event.eventId,
+      holdKey: analyticsDedupKeys.hold(event.eventId),
+    })),
+    increments: oldAggregateDaily(plain),
+    toCheck: counted.filter(checked).map((item) => ({
+      eventId: item.event.eventId,
+      holdKey: analyticsDedupKeys.hold(item.event.eventId),
+      increments: oldAggregateDaily([item]),
+    })),
+  };
+};
+
+const oldLaterCopies = (slices: readonly AnalyticsSlice[]): Set<SliceEvent> => {
+  const seen = new Set<string>();
+  const later = new Set<SliceEvent>();
+  for (const slice of slices)
+    for (const item of slice.events) {
+      if (seen.has(item.event.eventId)) later.add(item);
+      seen.add(item.event.eventId);
+    }
+  return later;
+};
+
+const oldBatchRequest = (
+  slices: readonly AnalyticsSlice[],
+  now: number,
+  held: ReadonlySet<string>,
+  leftOut: ReadonlySet<SliceEvent>,
+) =>
+  encodeBatch(
+    slices.map((slice) => oldPartOf(slice, leftOut, held)),
+    {
+      data: TTL.dailyStats,
+      applied: APPLIED_OFFSET_TTL_SECONDS,
+      hold: HOLD_TTL_SECONDS,
+      recent: RECENT_TTL_SECONDS,
+    },
+    { current: currentRecentKey(now), window: recentWindowKeys(now) },
+  );
+
+/** Slices of 0-12 events over a few clusters and partitions; ids repeat, some are marked. */
+const slicesArbitrary = fc.array(
+  fc.record({
+    cluster: fc.constantFrom('arn:aws:kafka:a', 'b1:9092,b2:9092'),
+    topic: fc.constantFrom('user.events', 'system.events'),
+    partition: fc.nat(3),
+    firstOffset: fc.nat(1_000),
+    events: fc.array(
+      fc.record({
+        event: analyticsEvent.map((event) => ({
+          ...event,
+          timestamp: typeof event.timestamp === 'string' ? event.timestamp : 'yesterday',
+        })),
+        recordTimestamp: fc.integer({ min: 1e12, max: 2e12 }),
+        possibleDuplicate: fc.oneof(fc.boolean(), fc.constant(undefined)),
+      }),
+      { maxLength: 12 },
+    ),
+  }),
+  { maxLength: 3 },
+);
+
+describe('one request of a batch', () => {
+  it('has the KEYS and ARGV the partition-by-filters code built (property)', () => {
+    fc.assert(
+      fc.property(
+        slicesArbitrary,
+        fc.uniqueArray(fc.constantFrom('e1', 'e2', 'e3'), { maxLength: 2 }),
+        fc.boolean(),
+        (drafts, heldIds, leaveCopiesOut) => {
+          const slices: AnalyticsSlice[] = drafts.map(({ events, firstOffset, ...slice }) => ({
+            ...slice,
+            firstOffset,
+            lastOffset: firstOffset + events.length,
+            events: events.map(({ possibleDuplicate, ...item }, i) => ({
+              ...item,
+              offset: firstOffset + i,
+              ...(possibleDuplicate === undefined ? {} : { possibleDuplicate }),
+            })),
+          }));
+          const now = Date.parse('2026-11-27T10:00:00Z');
+          const held = new Set(heldIds);
+          const leftOut = leaveCopiesOut ? oldLaterCopies(slices) : new Set<SliceEvent>();
+          expect(analyticsBatchRequest(slices, now, held, leftOut)).toEqual(
+            oldBatchRequest(slices, now, held, leftOut),
+          );
+          expect(analyticsBatchRequest(slices, now)).toEqual(
+            oldBatchRequest(slices, now, new Set(), oldLaterCopies(slices)),
+          );
+        },
+      ),
+      { numRuns: 2_000 },
     );
   });
 });
