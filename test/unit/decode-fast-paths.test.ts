@@ -2,7 +2,11 @@ import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { calendarDay, dayOf, plainIsoDay } from '../../lib/analytics/aggregate.ts';
-import { summarizeBatch } from '../../lib/lambda/consumer/batch-summary.ts';
+import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
+import {
+  MAX_LOGGED_CORRELATION_IDS,
+  summarizeBatch,
+} from '../../lib/lambda/consumer/batch-summary.ts';
 import {
   base64Bytes,
   decodeRecord,
@@ -282,6 +286,108 @@ describe('header bytes', () => {
       'ünïcode-correlation',
     );
     expect(summary.correlationIdAt({ topic: 't', partition: 0, offset: 8 })).toBeUndefined();
+  });
+});
+
+const oldCorrelationIdOfRecord = (record: MSKRecord): string | undefined => {
+  for (const header of Array.isArray(record.headers) ? record.headers : []) {
+    const bytes: unknown = header?.[CORRELATION_ID_HEADER];
+    if (oldIsByteArray(bytes) && (bytes as number[]).length > 0) {
+      const list = bytes as number[];
+      const ascii = list.length <= 1_024 && list.every((byte) => byte <= 127);
+      return (ascii ? String.fromCharCode(...list) : Buffer.from(list).toString('utf8')).slice(
+        0,
+        128,
+      );
+    }
+  }
+  return undefined;
+};
+
+const positionKey = ({ topic, partition, offset }: MSKRecord) => `${topic}-${partition}:${offset}`;
+
+/** summarizeBatch before issue 18's second pass; its lookup by position built at once. */
+const oldSummary = (records: Record<string, unknown>) => {
+  const ranges: string[] = [];
+  const distinct = new Set<string>();
+  const withIds: Array<[MSKRecord, string]> = [];
+  let count = 0;
+  for (const [topicPartition, list] of Object.entries(records)) {
+    const entries: MSKRecord[] = Array.isArray(list) ? list : [];
+    const offsets = entries.map((record) => record?.offset).filter(Number.isInteger);
+    count += entries.length;
+    if (offsets.length > 0) {
+      const first = Math.min(...offsets);
+      const last = Math.max(...offsets);
+      ranges.push(`${topicPartition}:${first === last ? first : `${first}-${last}`}`);
+    } else ranges.push(topicPartition);
+    for (const record of entries) {
+      const id = record ? oldCorrelationIdOfRecord(record) : undefined;
+      if (id === undefined) continue;
+      distinct.add(id);
+      withIds.push([record, id]);
+    }
+  }
+  const all = [...distinct];
+  return {
+    ranges,
+    records: count,
+    correlationIds: all.slice(0, MAX_LOGGED_CORRELATION_IDS),
+    moreCorrelationIds: Math.max(0, all.length - MAX_LOGGED_CORRELATION_IDS),
+    byPosition: new Map(withIds.map(([record, id]) => [positionKey(record), id])),
+  };
+};
+
+describe('batch summary', () => {
+  /** Header bytes: ASCII ids (some repeated, some long), other UTF-8, invalid bytes, non-bytes. */
+  const idBytes = fc.oneof(
+    fc.constantFrom('c-1', 'c-2', 'c-3').map((id) => [...Buffer.from(id)]),
+    fc.string({ minLength: 120, maxLength: 140 }).map((id) => [...Buffer.from(id)]),
+    fc.string({ unit: 'binary', maxLength: 8 }).map((id) => [...Buffer.from(id)]),
+    fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), fc.integer({ min: -1, max: 300 })), {
+      maxLength: 6,
+    }),
+    fc.constantFrom([], [1.5], ['65'], 'c-1', null),
+  );
+  const header = fc.oneof(
+    idBytes.map((bytes) => ({ [CORRELATION_ID_HEADER]: bytes })),
+    fc.constant({ other: [65] }),
+    fc.constant(null),
+  );
+  const entry = fc.oneof(
+    fc.record({
+      topic: fc.constant('t'),
+      partition: fc.constant(0),
+      offset: fc.oneof(fc.nat(50), fc.constant(1.5), fc.constant(-0), fc.constant(undefined)),
+      headers: fc.oneof(fc.array(header, { maxLength: 3 }), fc.constant(undefined)),
+    }),
+    fc.constantFrom(null, 7, 'record'),
+  );
+  const records = fc.dictionary(
+    fc.constantFrom('t-0', 't-1', 'u-0'),
+    fc.oneof(fc.array(entry, { maxLength: 16 }), fc.constant('not a list')),
+  );
+
+  it('says what the one-array-per-step code said: ranges, count, correlation ids (property)', () => {
+    fc.assert(
+      fc.property(records, (recordsOf) => {
+        const summary = summarizeBatch({ eventSource: 'aws:kafka', records: recordsOf } as never);
+        const { byPosition, ...old } = oldSummary(recordsOf);
+        expect({
+          ranges: summary.ranges,
+          records: summary.records,
+          correlationIds: summary.correlationIds,
+          moreCorrelationIds: summary.moreCorrelationIds,
+        }).toEqual(old);
+        for (const list of Object.values(recordsOf))
+          for (const record of Array.isArray(list) ? list : [])
+            if (typeof record === 'object' && record !== null) {
+              const position = record as unknown as MSKRecord;
+              expect(summary.correlationIdAt(position)).toBe(byPosition.get(positionKey(position)));
+            }
+      }),
+      { numRuns: 3_000 },
+    );
   });
 });
 
