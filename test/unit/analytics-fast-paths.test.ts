@@ -223,3 +223,37 @@ describe('one request of a batch', () => {
     );
   });
 });
+
+describe('recent-trace keys', () => {
+  const oldBucketKey = (ms: number) =>
+    analyticsDedupKeys.recent(
+      new Date(Math.floor(ms / 300_000) * 300_000).toISOString().slice(0, 16),
+    );
+  const oldWindow = (now: number) => {
+    const times = [now + 60_000];
+    for (let back = 0; back <= 15; back += 5) times.push(now - back * 60_000);
+    return [...new Set(times.map(oldBucketKey))];
+  };
+
+  it('are the keys a Date formatted each time gave, for any time, asked again or not (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: -8.64e15 + 3_600_000, max: 8.64e15 - 3_600_000 }),
+            fc.double({ min: -1e13, max: 1e13, noNaN: true }),
+            fc.constantFrom(0, -0, 299_999.5, -0.5),
+          ),
+          { minLength: 1, maxLength: 5 },
+        ),
+        (times) => {
+          for (const now of [...times, ...times]) {
+            expect(currentRecentKey(now)).toBe(oldBucketKey(now));
+            expect(recentWindowKeys(now)).toEqual(oldWindow(now));
+          }
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+});
