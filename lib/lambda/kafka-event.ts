@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import type { MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
 import { ValidationError } from '../errors.ts';
 
@@ -108,15 +107,18 @@ export const shortAsciiBase64 = (encoded: string): string | undefined => {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const BOM = 0xfeff;
+const REPLACEMENT = '\ufffd';
 
 /**
  * The bytes as UTF-8 text, as TextDecoder('utf-8', {fatal: true}) gives it (a leading BOM
- * dropped), by Node's native check and decoder, which are several times faster.
+ * dropped), by Node's own decoder, which is several times faster. That decoder puts U+FFFD for
+ * every byte sequence that is not UTF-8, so text without one came from UTF-8 as it is; text
+ * with one (bytes that are not UTF-8, or a U+FFFD written out) is left to TextDecoder.
  * @throws TypeError when the bytes are not UTF-8.
  */
 export const utf8Text = (bytes: Buffer): string => {
-  if (!isUtf8(bytes)) return utf8.decode(bytes); // throws, with TextDecoder's message
   const text = bytes.toString('utf8');
+  if (text.includes(REPLACEMENT)) return utf8.decode(bytes);
   return text.charCodeAt(0) === BOM ? text.slice(1) : text;
 };
 

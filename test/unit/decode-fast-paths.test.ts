@@ -191,6 +191,15 @@ describe('UTF-8 decoding', () => {
           fc
             .uint8Array({ maxLength: 8 })
             .map((rest) => Uint8Array.from([0xef, 0xbb, 0xbf, ...rest])),
+          // U+FFFD written out (valid), beside bytes that are not UTF-8 or are.
+          fc
+            .tuple(fc.string({ maxLength: 6 }), fc.uint8Array({ maxLength: 4 }), fc.boolean())
+            .map(([text, rest, valid]) =>
+              Uint8Array.from([
+                ...Buffer.from(`${text}\ufffd`),
+                ...(valid ? Buffer.from(String.fromCharCode(...rest)) : rest),
+              ]),
+            ),
         ),
         (bytes) => {
           const expected = oldUtf8(bytes);
