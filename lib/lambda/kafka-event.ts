@@ -295,6 +295,15 @@ const decodeEntry = <T>(topicPartition: string, record: unknown): SourcedRecord<
   }
 };
 
+const inOffsetOrder = (entries: readonly SourcedRecord[]): boolean => {
+  for (let i = 1; i < entries.length; i += 1) {
+    const before = entries[i - 1] as SourcedRecord;
+    const after = entries[i] as SourcedRecord;
+    if (positionOf(before.decoded).offset > positionOf(after.decoded).offset) return false;
+  }
+  return true;
+};
+
 /**
  * The event's records grouped by topic-partition, each partition in offset order, each record
  * decoded (or carrying the error that stopped it) beside the record as it arrived.
@@ -317,7 +326,10 @@ export const decodeKafkaEventWithSource = <T = unknown>(
     const entries = (Array.isArray(records) ? records : []).map((record: unknown) =>
       decodeEntry<T>(topicPartition, record),
     );
-    entries.sort((a, b) => positionOf(a.decoded).offset - positionOf(b.decoded).offset);
+    // Lambda hands a partition over in offset order: sorted only when it is not.
+    if (!inOffsetOrder(entries)) {
+      entries.sort((a, b) => positionOf(a.decoded).offset - positionOf(b.decoded).offset);
+    }
     partitions.set(topicPartition, entries);
   }
   return partitions;

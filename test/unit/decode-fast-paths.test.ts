@@ -9,6 +9,7 @@ import {
 } from '../../lib/lambda/consumer/batch-summary.ts';
 import {
   base64Bytes,
+  decodeKafkaEventWithSource,
   decodeRecord,
   headerText,
   isByteArray,
@@ -346,6 +347,41 @@ const oldSummary = (records: Record<string, unknown>) => {
     byPosition: new Map(withIds.map(([record, id]) => [positionKey(record), id])),
   };
 };
+
+describe('offset order', () => {
+  it('is the order a stable sort by offset gives, sorted input left as it is (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 0, max: 6 }).map((offset) => record({ offset })),
+            // Without a usable offset: its position says -1.
+            fc.constant({ topic: 't', partition: 0 } as unknown as MSKRecord),
+          ),
+          { maxLength: 12 },
+        ),
+        fc.boolean(),
+        (records, sortFirst) => {
+          const offsetOf = (one: MSKRecord) => (Number.isInteger(one.offset) ? one.offset : -1);
+          const input = sortFirst
+            ? [...records].sort((a, b) => offsetOf(a) - offsetOf(b))
+            : records;
+          const expected = [...input].sort((a, b) => offsetOf(a) - offsetOf(b));
+          const entries = decodeKafkaEventWithSource({
+            eventSource: 'aws:kafka',
+            records: { 't-0': input },
+          } as never).get('t-0');
+          // A record without a position comes back as a copy that names one: -1 stands for it.
+          const kept = (one: MSKRecord) => (input.includes(one) ? one : -1);
+          expect(entries?.map(({ source }) => kept(source))).toEqual(
+            expected.map((one) => (Number.isInteger(one.offset) ? one : -1)),
+          );
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+});
 
 describe('batch summary', () => {
   /** Header bytes: ASCII ids (some repeated, some long), other UTF-8, invalid bytes, non-bytes. */
