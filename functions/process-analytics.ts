@@ -7,10 +7,18 @@ import { type ConsumerDeps, kafkaConsumer } from '../lib/lambda/consumer/kafka-c
 import type { PartitionSlice } from '../lib/lambda/consumer/whole-batch.ts';
 
 const toAnalyticsSlice = ({
+  cluster,
+  topic,
+  partition,
+  firstOffset,
+  lastOffset,
   records,
-  ...range
 }: PartitionSlice<AnalyticsEvent>): AnalyticsSlice => ({
-  ...range,
+  cluster,
+  topic,
+  partition,
+  firstOffset,
+  lastOffset,
   events: records.map((record) => ({
     offset: record.offset,
     event: record.value as AnalyticsEvent,

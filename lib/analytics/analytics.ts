@@ -95,7 +95,19 @@ export const trackEvents = async (
  * recreated at TRIM_HORIZON, which replays the whole retention, is recognised as a redelivery.
  */
 export const appliedOffsetKey = (cluster: string, topic: string, partition: number): string =>
-  `analytics:applied:${createHash('sha1').update(cluster).digest('hex').slice(0, 12)}:${topic}:${partition}`;
+  `analytics:applied:${clusterHash(cluster)}:${topic}:${partition}`;
+
+/** cluster -> its short hash: a container reads from one or two clusters, hashed once each. */
+const clusterHashes = new Map<string, string>();
+const clusterHash = (cluster: string): string => {
+  let hash = clusterHashes.get(cluster);
+  if (hash === undefined) {
+    hash = createHash('sha1').update(cluster).digest('hex').slice(0, 12);
+    if (clusterHashes.size >= 64) clusterHashes.clear();
+    clusterHashes.set(cluster, hash);
+  }
+  return hash;
+};
 export const APPLIED_OFFSET_TTL_SECONDS = 8 * 86_400;
 
 /** Requests per batch before giving up (a hold found, then an overlap, is the most it needs). */
@@ -153,15 +165,31 @@ const laterCopies = (slices: readonly AnalyticsSlice[]): Set<SliceEvent> => {
   return later;
 };
 
+/**
+ * One slice as the script's partition: its events that count (not `leftOut`), plain or to check
+ * (marked as possible duplicates, or `held`), in one pass over the slice.
+ */
 const partOf = (
   slice: AnalyticsSlice,
   leftOut: ReadonlySet<SliceEvent>,
   held: ReadonlySet<string>,
 ): PartitionIncrements => {
-  const counted = slice.events.filter((item) => !leftOut.has(item));
-  const checked = (item: SliceEvent) =>
-    item.possibleDuplicate === true || held.has(item.event.eventId);
-  const plain = counted.filter((item) => !checked(item));
+  const plainEvents: SliceEvent[] = [];
+  const plain: PartitionIncrements['plain'] = [];
+  const toCheck: PartitionIncrements['toCheck'] = [];
+  let newestTimestamp = Number.NEGATIVE_INFINITY;
+  for (const item of slice.events) {
+    newestTimestamp = Math.max(newestTimestamp, item.recordTimestamp);
+    if (leftOut.size > 0 && leftOut.has(item)) continue;
+    const { eventId } = item.event;
+    const holdKey = analyticsDedupKeys.hold(eventId);
+    if (item.possibleDuplicate === true || held.has(eventId)) {
+      toCheck.push({ eventId, holdKey, increments: aggregateDaily([item]) });
+    } else {
+      plainEvents.push(item);
+      plain.push({ eventId, holdKey });
+    }
+  }
   const [first] = slice.events;
   return {
     appliedKey: appliedOffsetKey(slice.cluster, slice.topic, slice.partition),
@@ -169,17 +197,10 @@ const partOf = (
     lastOffset: slice.lastOffset,
     firstEventOffset: first?.offset ?? slice.firstOffset,
     firstEventTimestamp: first?.recordTimestamp ?? 0,
-    newestTimestamp: Math.max(...slice.events.map((item) => item.recordTimestamp)),
-    plain: plain.map(({ event }) => ({
-      eventId: event.eventId,
-      holdKey: analyticsDedupKeys.hold(event.eventId),
-    })),
-    increments: aggregateDaily(plain),
-    toCheck: counted.filter(checked).map((item) => ({
-      eventId: item.event.eventId,
-      holdKey: analyticsDedupKeys.hold(item.event.eventId),
-      increments: aggregateDaily([item]),
-    })),
+    newestTimestamp,
+    plain,
+    increments: aggregateDaily(plainEvents),
+    toCheck,
   };
 };
 
@@ -223,7 +244,9 @@ export const applyAnalyticsBatch = async (
   slices: readonly AnalyticsSlice[],
   { now = Date.now() }: { now?: number } = {},
 ): Promise<AppliedBatch> => {
-  const client = redisOf(services).client;
+  // The reply starts with 'done' or 'held': the parsing client would JSON.parse it and catch the
+  // throw, which costs more than the rest of the request (decodeReply reads numbers from either).
+  const client = redisOf(services).unparsed;
   const outcome: AppliedBatch = {
     applied: [],
     alreadyApplied: [],
@@ -262,7 +285,7 @@ export const applyAnalyticsBatch = async (
     decoded.verdicts.forEach((verdict, i) => {
       const slice = pending[i] as AnalyticsSlice;
       if (verdict.status === 'applied' || verdict.status === 'reset') {
-        counted += slice.events.filter((item) => !leftOut.has(item)).length;
+        for (const item of slice.events) if (!leftOut.has(item)) counted += 1;
       }
       if (verdict.status === 'applied') outcome.applied.push(rangeOf(slice));
       else if (verdict.status === 'reset') outcome.reset.push(rangeOf(slice));

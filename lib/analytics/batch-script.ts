@@ -37,6 +37,7 @@ import { HOLD_COUNTED, HOLD_PENDING } from './dedup.ts';
 /** An event that may be a second copy (marked as such, or one with a hold). */
 export interface EventToCheck {
   eventId: string;
+  /** The event's hold: its eventId's alone (see PartitionIncrements.plain). */
   holdKey: string;
   /** What it adds when it is counted. */
   increments: DailyIncrements;
@@ -53,7 +54,12 @@ export interface PartitionIncrements {
   firstEventTimestamp: number;
   /** The newest record timestamp among the partition's events. */
   newestTimestamp: number;
-  /** Events counted without a closer look, each with its hold key (one EXISTS for all). */
+  /**
+   * Events counted without a closer look, each with its hold key (one EXISTS for all). A hold
+   * key is its eventId's alone: the same eventId has the same one wherever it appears in the
+   * batch, and no other key of the batch is a hold key (encodeBatch enters each hold key once,
+   * found by its eventId).
+   */
   plain: Array<{ eventId: string; holdKey: string }>;
   /** What the plain events add. */
   increments: DailyIncrements;
@@ -592,6 +598,18 @@ export const encodeBatch = (
     }
     return String(index);
   };
+  // Hold keys go by their eventId, whose hash the batch's duplicate check has computed
+  // already: looking up the freshly built key would flatten and hash it first, per event.
+  const holdIndexes = new Map<string, string>();
+  const holdRef = (eventId: string, holdKey: string): string => {
+    let index = holdIndexes.get(eventId);
+    if (index === undefined) {
+      keys.push(holdKey);
+      index = String(keys.length);
+      holdIndexes.set(eventId, index);
+    }
+    return index;
+  };
   const args: string[] = [];
   const pushIncrements = ({ counters, sets }: DailyIncrements) => {
     const filled = [...sets].filter(([, members]) => members.size > 0);
@@ -623,11 +641,11 @@ export const encodeBatch = (
       String(part.newestTimestamp),
       String(part.plain.length),
     );
-    for (const { eventId, holdKey } of part.plain) args.push(eventId, ref(holdKey));
+    for (const { eventId, holdKey } of part.plain) args.push(eventId, holdRef(eventId, holdKey));
     pushIncrements(part.increments);
     args.push(String(part.toCheck.length));
     for (const { eventId, holdKey, increments } of part.toCheck) {
-      args.push(eventId, ref(holdKey));
+      args.push(eventId, holdRef(eventId, holdKey));
       pushIncrements(increments);
     }
   }

@@ -39,11 +39,24 @@ export const HOLD_PENDING = 'held';
 
 const BUCKET_MS = RECENT_BUCKET_MINUTES * 60_000;
 
+/**
+ * Bucket number -> its set's key. Every batch asks for the 5-6 buckets around its clock, the
+ * same ones as the batch before nearly always: each is formatted once, not by a Date and an ISO
+ * string per batch. Bounded, as a container may live for days.
+ */
+const bucketKeys = new Map<number, string>();
+
 /** The recent-trace set of the 5 minutes `ms` falls in (named by their first minute, UTC). */
-const bucketKey = (ms: number): string =>
-  analyticsDedupKeys.recent(
-    new Date(Math.floor(ms / BUCKET_MS) * BUCKET_MS).toISOString().slice(0, 16),
-  );
+const bucketKey = (ms: number): string => {
+  const bucket = Math.floor(ms / BUCKET_MS);
+  let key = bucketKeys.get(bucket);
+  if (key === undefined) {
+    key = analyticsDedupKeys.recent(new Date(bucket * BUCKET_MS).toISOString().slice(0, 16));
+    if (bucketKeys.size >= 64) bucketKeys.clear();
+    bucketKeys.set(bucket, key);
+  }
+  return key;
+};
 
 /** The recent-trace set the events counted at `now` go to. */
 export const currentRecentKey = (now: number): string => bucketKey(now);

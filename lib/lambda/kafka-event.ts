@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import type { MSKEvent, MSKRecord, SelfManagedKafkaEvent } from 'aws-lambda';
 import { ValidationError } from '../errors.ts';
 
@@ -39,42 +38,109 @@ export type DecodedRecord<T = unknown> =
 
 export type KafkaEvent = MSKEvent | SelfManagedKafkaEvent;
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const EQUALS = 0x3d;
+
+/** Characters of `encoded` before its padding (at most two `=` at the end). */
+const unpaddedLength = (encoded: string): number => {
+  let length = encoded.length;
+  if (length > 0 && encoded.charCodeAt(length - 1) === EQUALS) length -= 1;
+  if (length > 0 && encoded.charCodeAt(length - 1) === EQUALS) length -= 1;
+  return length;
+};
 
 /**
  * `encoded` as bytes when it is base64 (the alphabet, padded to a multiple of 4), else
- * undefined. Buffer.from alone accepts anything (it skips stray characters and takes
- * base64url), so the text is checked: the fast way when re-encoding the bytes gives the text
- * back (then it is canonical base64, which the pattern accepts), the pattern otherwise (a
- * non-canonical form such as `QR==`, whose unused bits are not zero, is still base64).
+ * undefined. Buffer.from alone accepts anything: it skips characters outside the alphabet
+ * (whitespace, `*`, a `=` inside), takes base64url's `-` and `_`, and reads a character above
+ * U+00FF by its low byte (U+0151 as `Q`). So: only ASCII (its UTF-8 length is its length), no
+ * `-` or `_`, and then every skipped character costs the decoded bytes at least one: n
+ * characters before the padding decode to exactly floor(n * 6 / 8) bytes only when each is in
+ * the alphabet. No re-encoding of the bytes to compare (test/unit/decode-fast-paths.test.ts
+ * holds this to the pattern it replaced).
  */
 export const base64Bytes = (encoded: string): Buffer | undefined => {
+  if (encoded.length % 4 !== 0 || Buffer.byteLength(encoded, 'utf8') !== encoded.length) {
+    return undefined;
+  }
   const bytes = Buffer.from(encoded, 'base64');
-  if (bytes.toString('base64') === encoded) return bytes;
-  return encoded.length % 4 === 0 && BASE64.test(encoded) ? bytes : undefined;
+  if (bytes.length !== Math.floor((unpaddedLength(encoded) * 6) / 8)) return undefined;
+  return encoded.includes('-') || encoded.includes('_') ? undefined : bytes;
+};
+
+/** Character code -> its six bits in base64, -1 for a code outside the alphabet. */
+const SEXTETS = new Int8Array(128).fill(-1);
+for (const [i, char] of [
+  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/',
+].entries()) {
+  SEXTETS[char.charCodeAt(0)] = i;
+}
+/** The longest text shortAsciiBase64 decodes (a key: an id, a user id). */
+const SHORT_BASE64 = 64;
+
+/**
+ * A short base64 text (a record's key) decoded in JavaScript when it is valid base64 of ASCII
+ * bytes: the same text as utf8Text(base64Bytes(encoded)) gives, without the four calls into
+ * Buffer that cost more than the decoding itself at this size. undefined for anything else
+ * (longer, invalid, not ASCII): the general path decides, and words any error.
+ */
+export const shortAsciiBase64 = (encoded: string): string | undefined => {
+  if (encoded.length > SHORT_BASE64 || encoded.length % 4 !== 0) return undefined;
+  const data = unpaddedLength(encoded);
+  const codes: number[] = [];
+  let bits = 0;
+  let pending = 0;
+  for (let i = 0; i < data; i += 1) {
+    const code = encoded.charCodeAt(i);
+    const sextet = code < 128 ? (SEXTETS[code] as number) : -1;
+    if (sextet < 0) return undefined;
+    bits = ((bits << 6) | sextet) & 0xfff;
+    pending += 6;
+    if (pending >= 8) {
+      pending -= 8;
+      const byte = (bits >> pending) & 255;
+      if (byte > 127) return undefined;
+      codes.push(byte);
+    }
+  }
+  return String.fromCharCode.apply(null, codes);
 };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const BOM = 0xfeff;
+const REPLACEMENT = '\ufffd';
 
 /**
  * The bytes as UTF-8 text, as TextDecoder('utf-8', {fatal: true}) gives it (a leading BOM
- * dropped), by Node's native check and decoder, which are several times faster.
+ * dropped), by Node's own decoder, which is several times faster. That decoder puts U+FFFD for
+ * every byte sequence that is not UTF-8, so text without one came from UTF-8 as it is; text
+ * with one (bytes that are not UTF-8, or a U+FFFD written out) is left to TextDecoder.
  * @throws TypeError when the bytes are not UTF-8.
  */
 export const utf8Text = (bytes: Buffer): string => {
-  if (!isUtf8(bytes)) return utf8.decode(bytes); // throws, with TextDecoder's message
   const text = bytes.toString('utf8');
+  if (text.includes(REPLACEMENT)) return utf8.decode(bytes);
   return text.charCodeAt(0) === BOM ? text.slice(1) : text;
 };
 
-const decodeBase64Text = (encoded: string, what: string, position: RecordPosition): string => {
+const positionOfRecord = ({ topic, partition, offset }: MSKRecord): RecordPosition => ({
+  topic,
+  partition,
+  offset,
+});
+
+const decodeBase64Text = (encoded: string, what: string, record: MSKRecord): string => {
+  const short = shortAsciiBase64(encoded);
+  if (short !== undefined) return short;
   const bytes = base64Bytes(encoded);
-  if (bytes === undefined) throw new RecordDecodeError(`${what} is not valid base64`, position);
+  if (bytes === undefined) {
+    throw new RecordDecodeError(`${what} is not valid base64`, positionOfRecord(record));
+  }
   try {
     return utf8Text(bytes);
   } catch (cause) {
-    throw new RecordDecodeError(`${what} is not valid UTF-8`, position, { cause });
+    throw new RecordDecodeError(`${what} is not valid UTF-8`, positionOfRecord(record), {
+      cause,
+    });
   }
 };
 
@@ -84,12 +150,18 @@ const rejectProto = (key: string, value: unknown) => {
   return value;
 };
 
-const parseJson = (text: string, position: RecordPosition): unknown => {
+const parseJson = (text: string, record: MSKRecord): unknown => {
   try {
-    return text.includes('"__proto__"') ? JSON.parse(text, rejectProto) : JSON.parse(text);
+    // Looked for without its quotes first: a search for text starting with `"`, which JSON is
+    // full of, takes several times longer, and a text without __proto__ has no "__proto__".
+    return text.includes('__proto__') && text.includes('"__proto__"')
+      ? JSON.parse(text, rejectProto)
+      : JSON.parse(text);
   } catch (cause) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new RecordDecodeError(`value is not JSON (${reason})`, position, { cause });
+    throw new RecordDecodeError(`value is not JSON (${reason})`, positionOfRecord(record), {
+      cause,
+    });
   }
 };
 
@@ -123,7 +195,7 @@ export const headerText = (bytes: unknown): string | undefined => {
     : utf8Text(Buffer.from(bytes as number[]));
 };
 
-const decodeHeaders = (headers: MSKRecord['headers'] | undefined, position: RecordPosition) => {
+const decodeHeaders = (headers: MSKRecord['headers'] | undefined, record: MSKRecord) => {
   const decoded: Record<string, string> = {};
   for (const header of headers ?? []) {
     for (const name in header) {
@@ -132,10 +204,17 @@ const decodeHeaders = (headers: MSKRecord['headers'] | undefined, position: Reco
       try {
         text = headerText(header[name]);
       } catch (cause) {
-        throw new RecordDecodeError(`header "${name}" is not valid UTF-8`, position, { cause });
+        throw new RecordDecodeError(
+          `header "${name}" is not valid UTF-8`,
+          positionOfRecord(record),
+          { cause },
+        );
       }
       if (text === undefined) {
-        throw new RecordDecodeError(`header "${name}" is not a byte array`, position);
+        throw new RecordDecodeError(
+          `header "${name}" is not a byte array`,
+          positionOfRecord(record),
+        );
       }
       decoded[name] = text;
     }
@@ -149,19 +228,18 @@ const decodeHeaders = (headers: MSKRecord['headers'] | undefined, position: Reco
  * @throws RecordDecodeError naming the record and what is wrong with it.
  */
 export const decodeRecord = <T = unknown>(record: MSKRecord): KafkaRecord<T> => {
-  const { topic, partition, offset } = record;
-  const position = { topic, partition, offset };
+  // The position is built only for an error: a record decoded costs no object for it.
   const rawValue = record.value ?? null;
-  const key = record.key == null ? null : decodeBase64Text(record.key, 'key', position);
+  const key = record.key == null ? null : decodeBase64Text(record.key, 'key', record);
   const value =
     rawValue === null
       ? null
-      : (parseJson(decodeBase64Text(rawValue, 'value', position), position) as T);
-  const headers = decodeHeaders(record.headers, position);
+      : (parseJson(decodeBase64Text(rawValue, 'value', record), record) as T);
+  const headers = decodeHeaders(record.headers, record);
   return {
-    topic,
-    partition,
-    offset,
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
     timestamp: record.timestamp,
     timestampType: record.timestampType,
     key,
@@ -217,6 +295,15 @@ const decodeEntry = <T>(topicPartition: string, record: unknown): SourcedRecord<
   }
 };
 
+const inOffsetOrder = (entries: readonly SourcedRecord[]): boolean => {
+  for (let i = 1; i < entries.length; i += 1) {
+    const before = entries[i - 1] as SourcedRecord;
+    const after = entries[i] as SourcedRecord;
+    if (positionOf(before.decoded).offset > positionOf(after.decoded).offset) return false;
+  }
+  return true;
+};
+
 /**
  * The event's records grouped by topic-partition, each partition in offset order, each record
  * decoded (or carrying the error that stopped it) beside the record as it arrived.
@@ -239,7 +326,10 @@ export const decodeKafkaEventWithSource = <T = unknown>(
     const entries = (Array.isArray(records) ? records : []).map((record: unknown) =>
       decodeEntry<T>(topicPartition, record),
     );
-    entries.sort((a, b) => positionOf(a.decoded).offset - positionOf(b.decoded).offset);
+    // Lambda hands a partition over in offset order: sorted only when it is not.
+    if (!inOffsetOrder(entries)) {
+      entries.sort((a, b) => positionOf(a.decoded).offset - positionOf(b.decoded).offset);
+    }
     partitions.set(topicPartition, entries);
   }
   return partitions;

@@ -2,13 +2,19 @@ import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { calendarDay, dayOf, plainIsoDay } from '../../lib/analytics/aggregate.ts';
-import { summarizeBatch } from '../../lib/lambda/consumer/batch-summary.ts';
+import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
+import {
+  MAX_LOGGED_CORRELATION_IDS,
+  summarizeBatch,
+} from '../../lib/lambda/consumer/batch-summary.ts';
 import {
   base64Bytes,
+  decodeKafkaEventWithSource,
   decodeRecord,
   headerText,
   isByteArray,
   RecordDecodeError,
+  shortAsciiBase64,
   utf8Text,
 } from '../../lib/lambda/kafka-event.ts';
 
@@ -43,6 +49,27 @@ const BASE64_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 const base64ish = fc
   .array(fc.constantFrom(...BASE64_CHARS), { maxLength: 24 })
   .map((chars) => chars.join(''));
+
+/** Base64 with one character swapped for any other, U+0100 and up included. */
+const wideBase64ish = fc
+  .tuple(
+    fc
+      .uint8Array({ minLength: 1, maxLength: 12 })
+      .map((bytes) => Buffer.from(bytes).toString('base64')),
+    fc.nat(),
+    fc.oneof(
+      fc.constantFrom(...BASE64_CHARS),
+      // Characters whose low byte is in the alphabet (or is =, -, _).
+      fc
+        .constantFrom(...BASE64_CHARS)
+        .map((char) => String.fromCharCode(char.charCodeAt(0) + 0x100)),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    ),
+  )
+  .map(([text, at, char]) => {
+    const i = at % text.length;
+    return text.slice(0, i) + char + text.slice(i + 1);
+  });
 
 const record = (override: Partial<MSKRecord>): MSKRecord => ({
   topic: 't',
@@ -79,19 +106,81 @@ describe('base64 check', () => {
     expect(base64Bytes('QR==')?.toString()).toBe('A');
   });
 
+  it.each([
+    ['\u0151UFB'], // Buffer.from reads U+0151 as its low byte, Q
+    ['QUFB\u0141Q=='], // the same for U+0141, L
+    ['a-_b'],
+    ['QQ=AQQ=='],
+  ])('refuses %j, which Buffer.from decodes to bytes of the right length', (encoded) => {
+    expect(oldIsBase64(encoded)).toBe(false);
+    expect(base64Bytes(encoded)).toBeUndefined();
+  });
+
   it('accepts exactly what the pattern accepted, with the same bytes (property)', () => {
     fc.assert(
-      fc.property(fc.oneof(base64ish, fc.string(), fc.uint8Array().map(toBase64)), (encoded) => {
-        const bytes = base64Bytes(encoded);
-        expect(bytes !== undefined).toBe(oldIsBase64(encoded));
-        if (bytes) expect(bytes.equals(Buffer.from(encoded, 'base64'))).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(base64ish, wideBase64ish, fc.string(), fc.uint8Array().map(toBase64)),
+        (encoded) => {
+          const bytes = base64Bytes(encoded);
+          expect(bytes !== undefined).toBe(oldIsBase64(encoded));
+          if (bytes) expect(bytes.equals(Buffer.from(encoded, 'base64'))).toBe(true);
+        },
+      ),
       { numRuns: 3_000 },
     );
   });
 });
 
 const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+describe('short base64 keys', () => {
+  /** The general path: the pattern, then the fatal decoder (a BOM dropped). */
+  const oldText = (encoded: string): string | undefined => {
+    if (!oldIsBase64(encoded)) return undefined;
+    const text = oldUtf8(Buffer.from(encoded, 'base64'));
+    return text instanceof Error ? undefined : text;
+  };
+
+  it('decodes ASCII keys as the general path does, and leaves everything else to it (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          base64ish,
+          wideBase64ish,
+          fc.string(),
+          fc.uint8Array({ maxLength: 60 }).map(toBase64),
+          fc
+            .string({ unit: 'binary-ascii', maxLength: 60 })
+            .map((text) => toBase64(Buffer.from(text))),
+        ),
+        (encoded) => {
+          const fast = shortAsciiBase64(encoded);
+          const expected = oldText(encoded);
+          if (fast !== undefined) expect(fast).toBe(expected);
+          // It takes every short ASCII key, so the general path is left the rare ones.
+          else if (expected !== undefined && encoded.length <= 64)
+            expect([...expected].some((char) => char.charCodeAt(0) > 127)).toBe(true);
+          const key = (() => {
+            try {
+              return decodeRecord(record({ key: encoded })).key;
+            } catch (error) {
+              return error as Error;
+            }
+          })();
+          if (expected === undefined) expect(key).toBeInstanceOf(RecordDecodeError);
+          else expect(key).toBe(expected);
+        },
+      ),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('takes a non-canonical form (unused bits set) and the empty key, as the general path does', () => {
+    expect(shortAsciiBase64('QR==')).toBe('A');
+    expect(shortAsciiBase64('')).toBe('');
+    expect(decodeRecord(record({ key: '' })).key).toBe('');
+  });
+});
 
 describe('UTF-8 decoding', () => {
   it('refuses what the fatal TextDecoder refused and gives the same text otherwise (property)', () => {
@@ -103,6 +192,15 @@ describe('UTF-8 decoding', () => {
           fc
             .uint8Array({ maxLength: 8 })
             .map((rest) => Uint8Array.from([0xef, 0xbb, 0xbf, ...rest])),
+          // U+FFFD written out (valid), beside bytes that are not UTF-8 or are.
+          fc
+            .tuple(fc.string({ maxLength: 6 }), fc.uint8Array({ maxLength: 4 }), fc.boolean())
+            .map(([text, rest, valid]) =>
+              Uint8Array.from([
+                ...Buffer.from(`${text}\ufffd`),
+                ...(valid ? Buffer.from(String.fromCharCode(...rest)) : rest),
+              ]),
+            ),
         ),
         (bytes) => {
           const expected = oldUtf8(bytes);
@@ -198,6 +296,143 @@ describe('header bytes', () => {
       'ünïcode-correlation',
     );
     expect(summary.correlationIdAt({ topic: 't', partition: 0, offset: 8 })).toBeUndefined();
+  });
+});
+
+const oldCorrelationIdOfRecord = (record: MSKRecord): string | undefined => {
+  for (const header of Array.isArray(record.headers) ? record.headers : []) {
+    const bytes: unknown = header?.[CORRELATION_ID_HEADER];
+    if (oldIsByteArray(bytes) && (bytes as number[]).length > 0) {
+      const list = bytes as number[];
+      const ascii = list.length <= 1_024 && list.every((byte) => byte <= 127);
+      return (ascii ? String.fromCharCode(...list) : Buffer.from(list).toString('utf8')).slice(
+        0,
+        128,
+      );
+    }
+  }
+  return undefined;
+};
+
+const positionKey = ({ topic, partition, offset }: MSKRecord) => `${topic}-${partition}:${offset}`;
+
+/** summarizeBatch before issue 18's second pass; its lookup by position built at once. */
+const oldSummary = (records: Record<string, unknown>) => {
+  const ranges: string[] = [];
+  const distinct = new Set<string>();
+  const withIds: Array<[MSKRecord, string]> = [];
+  let count = 0;
+  for (const [topicPartition, list] of Object.entries(records)) {
+    const entries: MSKRecord[] = Array.isArray(list) ? list : [];
+    const offsets = entries.map((record) => record?.offset).filter(Number.isInteger);
+    count += entries.length;
+    if (offsets.length > 0) {
+      const first = Math.min(...offsets);
+      const last = Math.max(...offsets);
+      ranges.push(`${topicPartition}:${first === last ? first : `${first}-${last}`}`);
+    } else ranges.push(topicPartition);
+    for (const record of entries) {
+      const id = record ? oldCorrelationIdOfRecord(record) : undefined;
+      if (id === undefined) continue;
+      distinct.add(id);
+      withIds.push([record, id]);
+    }
+  }
+  const all = [...distinct];
+  return {
+    ranges,
+    records: count,
+    correlationIds: all.slice(0, MAX_LOGGED_CORRELATION_IDS),
+    moreCorrelationIds: Math.max(0, all.length - MAX_LOGGED_CORRELATION_IDS),
+    byPosition: new Map(withIds.map(([record, id]) => [positionKey(record), id])),
+  };
+};
+
+describe('offset order', () => {
+  it('is the order a stable sort by offset gives, sorted input left as it is (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.integer({ min: 0, max: 6 }).map((offset) => record({ offset })),
+            // Without a usable offset: its position says -1.
+            fc.constant({ topic: 't', partition: 0 } as unknown as MSKRecord),
+          ),
+          { maxLength: 12 },
+        ),
+        fc.boolean(),
+        (records, sortFirst) => {
+          const offsetOf = (one: MSKRecord) => (Number.isInteger(one.offset) ? one.offset : -1);
+          const input = sortFirst
+            ? [...records].sort((a, b) => offsetOf(a) - offsetOf(b))
+            : records;
+          const expected = [...input].sort((a, b) => offsetOf(a) - offsetOf(b));
+          const entries = decodeKafkaEventWithSource({
+            eventSource: 'aws:kafka',
+            records: { 't-0': input },
+          } as never).get('t-0');
+          // A record without a position comes back as a copy that names one: -1 stands for it.
+          const kept = (one: MSKRecord) => (input.includes(one) ? one : -1);
+          expect(entries?.map(({ source }) => kept(source))).toEqual(
+            expected.map((one) => (Number.isInteger(one.offset) ? one : -1)),
+          );
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+});
+
+describe('batch summary', () => {
+  /** Header bytes: ASCII ids (some repeated, some long), other UTF-8, invalid bytes, non-bytes. */
+  const idBytes = fc.oneof(
+    fc.constantFrom('c-1', 'c-2', 'c-3').map((id) => [...Buffer.from(id)]),
+    fc.string({ minLength: 120, maxLength: 140 }).map((id) => [...Buffer.from(id)]),
+    fc.string({ unit: 'binary', maxLength: 8 }).map((id) => [...Buffer.from(id)]),
+    fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), fc.integer({ min: -1, max: 300 })), {
+      maxLength: 6,
+    }),
+    fc.constantFrom([], [1.5], ['65'], 'c-1', null),
+  );
+  const header = fc.oneof(
+    idBytes.map((bytes) => ({ [CORRELATION_ID_HEADER]: bytes })),
+    fc.constant({ other: [65] }),
+    fc.constant(null),
+  );
+  const entry = fc.oneof(
+    fc.record({
+      topic: fc.constant('t'),
+      partition: fc.constant(0),
+      offset: fc.oneof(fc.nat(50), fc.constant(1.5), fc.constant(-0), fc.constant(undefined)),
+      headers: fc.oneof(fc.array(header, { maxLength: 3 }), fc.constant(undefined)),
+    }),
+    fc.constantFrom(null, 7, 'record'),
+  );
+  const records = fc.dictionary(
+    fc.constantFrom('t-0', 't-1', 'u-0'),
+    fc.oneof(fc.array(entry, { maxLength: 16 }), fc.constant('not a list')),
+  );
+
+  it('says what the one-array-per-step code said: ranges, count, correlation ids (property)', () => {
+    fc.assert(
+      fc.property(records, (recordsOf) => {
+        const summary = summarizeBatch({ eventSource: 'aws:kafka', records: recordsOf } as never);
+        const { byPosition, ...old } = oldSummary(recordsOf);
+        expect({
+          ranges: summary.ranges,
+          records: summary.records,
+          correlationIds: summary.correlationIds,
+          moreCorrelationIds: summary.moreCorrelationIds,
+        }).toEqual(old);
+        for (const list of Object.values(recordsOf))
+          for (const record of Array.isArray(list) ? list : [])
+            if (typeof record === 'object' && record !== null) {
+              const position = record as unknown as MSKRecord;
+              expect(summary.correlationIdAt(position)).toBe(byPosition.get(positionKey(position)));
+            }
+      }),
+      { numRuns: 3_000 },
+    );
   });
 });
 

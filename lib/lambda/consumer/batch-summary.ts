@@ -1,7 +1,7 @@
 import type { MSKRecord } from 'aws-lambda';
 import { CORRELATION_ID_HEADER } from '../../kafka/record-headers.ts';
 import type { KafkaBatchResponse } from '../batch-response.ts';
-import { isByteArray, type KafkaEvent, type RecordPosition } from '../kafka-event.ts';
+import type { KafkaEvent, RecordPosition } from '../kafka-event.ts';
 
 /** How many of a batch's distinct correlation ids its log lines name. */
 export const MAX_LOGGED_CORRELATION_IDS = 10;
@@ -22,23 +22,35 @@ export interface BatchSummary {
 const positionKey = ({ topic, partition, offset }: RecordPosition) =>
   `${topic}-${partition}:${offset}`;
 
-/** Short and every byte below 0x80: the bytes are their characters' codes. */
-const isAscii = (bytes: number[]): boolean => {
-  if (bytes.length > 1_024) return false;
-  for (const byte of bytes) if (byte > 127) return false;
-  return true;
-};
-
-/** The record's `x-correlation-id` header (bytes as UTF-8), when it has a usable one. */
+/**
+ * The record's `x-correlation-id` header (bytes as UTF-8), when it has a usable one (an array of
+ * integers 0-255, not empty). One pass checks the bytes and whether they are ASCII, which a
+ * short id nearly always is: then the bytes are their characters' codes.
+ */
 const correlationIdOfRecord = (record: MSKRecord): string | undefined => {
-  for (const header of Array.isArray(record.headers) ? record.headers : []) {
+  const headers: unknown = record.headers;
+  if (!Array.isArray(headers)) return undefined;
+  for (const header of headers) {
     const bytes: unknown = header?.[CORRELATION_ID_HEADER];
-    if (isByteArray(bytes) && bytes.length > 0) {
-      // Decoded leniently (a log line, not a decision): invalid UTF-8 becomes U+FFFD.
-      return (
-        isAscii(bytes) ? String.fromCharCode(...bytes) : Buffer.from(bytes).toString('utf8')
-      ).slice(0, 128);
+    if (!Array.isArray(bytes) || bytes.length === 0) continue;
+    let ascii = bytes.length <= 1_024;
+    let usable = true;
+    for (let i = 0; i < bytes.length; i += 1) {
+      const byte: unknown = bytes[i];
+      // As isByteArray: anything but an integer 0-255 changes under & 255.
+      if (typeof byte !== 'number' || (byte & 255) !== byte) {
+        usable = false;
+        break;
+      }
+      if (byte > 127) ascii = false;
     }
+    if (!usable) continue;
+    // Decoded leniently (a log line, not a decision): invalid UTF-8 becomes U+FFFD.
+    return (
+      ascii
+        ? String.fromCharCode.apply(null, bytes as number[])
+        : Buffer.from(bytes as number[]).toString('utf8')
+    ).slice(0, 128);
   }
   return undefined;
 };
@@ -48,37 +60,41 @@ export const summarizeBatch = (event: KafkaEvent): BatchSummary => {
   const ranges: string[] = [];
   const distinct = new Set<string>();
   // Asked only for a failed record: the lookup is built on first use, not for every batch.
-  const withIds: Array<[MSKRecord, string]> = [];
+  const withIds: MSKRecord[] = [];
+  const ids: string[] = [];
   let byPosition: Map<string, string> | undefined;
   let records = 0;
   const partitions =
     typeof event?.records === 'object' && event.records !== null ? event.records : {};
   for (const [topicPartition, list] of Object.entries(partitions)) {
     const entries: MSKRecord[] = Array.isArray(list) ? list : [];
-    const offsets = entries.map((record) => record?.offset).filter(Number.isInteger);
     records += entries.length;
-    if (offsets.length > 0) {
-      const first = Math.min(...offsets);
-      const last = Math.max(...offsets);
-      ranges.push(`${topicPartition}:${first === last ? first : `${first}-${last}`}`);
-    } else {
-      ranges.push(topicPartition);
-    }
+    let first = Number.POSITIVE_INFINITY;
+    let last = Number.NEGATIVE_INFINITY;
     for (const record of entries) {
+      const offset: unknown = record?.offset;
+      if (Number.isInteger(offset)) {
+        first = Math.min(first, offset as number);
+        last = Math.max(last, offset as number);
+      }
       const id = record ? correlationIdOfRecord(record) : undefined;
       if (id === undefined) continue;
       distinct.add(id);
-      withIds.push([record, id]);
+      withIds.push(record);
+      ids.push(id);
     }
+    if (first <= last)
+      ranges.push(`${topicPartition}:${first === last ? first : `${first}-${last}`}`);
+    else ranges.push(topicPartition);
   }
-  const all = [...distinct];
+  const all = distinct.size > MAX_LOGGED_CORRELATION_IDS ? [...distinct] : undefined;
   return {
     ranges,
     records,
-    correlationIds: all.slice(0, MAX_LOGGED_CORRELATION_IDS),
-    moreCorrelationIds: Math.max(0, all.length - MAX_LOGGED_CORRELATION_IDS),
+    correlationIds: all ? all.slice(0, MAX_LOGGED_CORRELATION_IDS) : [...distinct],
+    moreCorrelationIds: Math.max(0, distinct.size - MAX_LOGGED_CORRELATION_IDS),
     correlationIdAt: (position) => {
-      byPosition ??= new Map(withIds.map(([record, id]) => [positionKey(record), id]));
+      byPosition ??= new Map(withIds.map((record, i) => [positionKey(record), ids[i] as string]));
       return byPosition.get(positionKey(position));
     },
   };

@@ -51,10 +51,17 @@ export const handleBatchAtOnce = async <T>(
   const unusable: Array<Array<{ source: MSKRecord; position: RecordPosition; error: unknown }>> =
     [];
   for (const entries of decodeKafkaEventWithSource<T>(event).values()) {
-    const offsets = entries.map(({ decoded }) => positionOf(decoded).offset).filter((o) => o >= 0);
     const records: KafkaRecord<T>[] = [];
     const poison: (typeof unusable)[number] = [];
+    let firstOffset = Number.POSITIVE_INFINITY;
+    let lastOffset = Number.NEGATIVE_INFINITY;
     for (const { decoded, source } of entries) {
+      // Read in place: a position object per record is garbage for all but the unusable ones.
+      const offset = decoded.ok ? decoded.record.offset : decoded.position.offset;
+      if (offset >= 0) {
+        firstOffset = Math.min(firstOffset, offset);
+        lastOffset = Math.max(lastOffset, offset);
+      }
       const problem = decoded.ok ? problemOf(decoded.record.value, decoded.record) : undefined;
       if (decoded.ok && problem === undefined) records.push(decoded.record);
       else
@@ -65,16 +72,9 @@ export const handleBatchAtOnce = async <T>(
         });
     }
     const [first] = entries;
-    if (first && offsets.length > 0) {
+    if (first && firstOffset <= lastOffset) {
       const { topic, partition } = positionOf(first.decoded);
-      slices.push({
-        cluster,
-        topic,
-        partition,
-        firstOffset: Math.min(...offsets),
-        lastOffset: Math.max(...offsets),
-        records,
-      });
+      slices.push({ cluster, topic, partition, firstOffset, lastOffset, records });
     }
     unusable.push(poison);
   }
