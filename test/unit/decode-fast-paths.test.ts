@@ -2,7 +2,7 @@ import type { MSKRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { calendarDay, dayOf, plainIsoDay } from '../../lib/analytics/aggregate.ts';
-import { CORRELATION_ID_HEADER } from '../../lib/kafka/producer.ts';
+import { CORRELATION_ID_HEADER } from '../../lib/kafka/record-headers.ts';
 import {
   MAX_LOGGED_CORRELATION_IDS,
   summarizeBatch,
