@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { logger, logLevelFrom } from '../../lib/log.ts';
 import { cacheDir } from '../../local/processes.ts';
 import {
   devStackPlan,
@@ -57,9 +58,16 @@ export const functionEnv = (
   ...overrides,
 });
 
-/** Sets the functions' environment in this process (before their modules are imported). */
+/**
+ * Sets the functions' environment in this process (before their modules are imported). The
+ * logger is the exception: lib/log.ts fixes its level when it is first imported, which the
+ * benchmark's own imports (embedded mode, the bridge) do before any environment is set, so its
+ * level is set again here; without this the handler cost was measured at INFO whatever
+ * LOG_LEVEL said.
+ */
 export const useFunctionEnv = (env: Record<string, string>): void => {
   Object.assign(process.env, env);
+  logger.setLogLevel(logLevelFrom());
 };
 
 /** A TCP port nothing listens on right now. */
