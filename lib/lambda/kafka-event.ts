@@ -152,9 +152,12 @@ const rejectProto = (key: string, value: unknown) => {
 
 const parseJson = (text: string, record: MSKRecord): unknown => {
   try {
-    // Looked for without its quotes first: a search for text starting with `"`, which JSON is
-    // full of, takes several times longer, and a text without __proto__ has no "__proto__".
-    return text.includes('__proto__') && text.includes('"__proto__"')
+    // The reviver sees keys unescaped, but costs a call per value, so it runs only for a text
+    // that could hold the key: one holding "__proto__" as written, or any \u escape (which
+    // can spell it, as "\u005f_proto__"; JSON has no other escape for its letters). Looked for
+    // without its quotes first: a search for text starting with `"`, which JSON is full of,
+    // takes several times longer, and a text without __proto__ has no "__proto__".
+    return (text.includes('__proto__') && text.includes('"__proto__"')) || text.includes('\\u')
       ? JSON.parse(text, rejectProto)
       : JSON.parse(text);
   } catch (cause) {

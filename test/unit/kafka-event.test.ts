@@ -101,6 +101,36 @@ describe('decoding an MSK event', () => {
     );
   });
 
+  it.each([
+    ['plainly', '{"__proto__": {"admin": true}}'],
+    ['with an escaped underscore', '{"\\u005f_proto__": {"admin": true}}'],
+    ['with an escaped letter', '{"__pro\\u0074o__": {"admin": true}}'],
+    [
+      'nested, fully escaped',
+      '{"a": {"\\u005f\\u005f\\u0070\\u0072\\u006f\\u0074\\u006f\\u005f\\u005f": 1}}',
+    ],
+  ])('refuses a value with a __proto__ key written %s', (_how, json) => {
+    const record = {
+      ...structuredClone(loadAwsFixture<MSKEvent>('msk-event.json').records['mytopic-0']?.[0]),
+      value: b64(json),
+    };
+    expect(() => decodeRecord(record as MSKRecord)).toThrowError(
+      /value is not JSON \(the key "__proto__" is not allowed\)/,
+    );
+    expect(({} as Record<string, unknown>).admin).toBeUndefined();
+  });
+
+  it('reads escapes in a value that spell no __proto__ key as they are', () => {
+    const record = {
+      ...structuredClone(loadAwsFixture<MSKEvent>('msk-event.json').records['mytopic-0']?.[0]),
+      value: b64('{"name": "caf\\u00e9", "note": "__proto__ is only text here"}'),
+    };
+    expect(decodeRecord(record as MSKRecord).value).toEqual({
+      name: 'café',
+      note: '__proto__ is only text here',
+    });
+  });
+
   it('reads a record without a value (a tombstone) as a null value', () => {
     const record = structuredClone(
       loadAwsFixture<MSKEvent>('msk-event.json').records['mytopic-0']?.[0],
