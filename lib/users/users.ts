@@ -54,6 +54,9 @@ export const getUserProfile = async (
 /** The most `sessionData` one login may carry, as JSON text. */
 export const MAX_SESSION_DATA_BYTES = 4 * 1024;
 
+/** The furthest a JavaScript Date reaches from the epoch, either way (ECMA-262). */
+const MAX_DATE_MS = 8.64e15;
+
 /** An ISO 8601 date-time or epoch milliseconds (the design uses both), as epoch milliseconds. */
 const loginTime = z.pipe(
   z.union([z.string(), z.number()], {
@@ -61,7 +64,8 @@ const loginTime = z.pipe(
   }),
   z.transform((value: string | number, payload) => {
     const at = typeof value === 'number' ? value : Date.parse(value);
-    if (!Number.isFinite(at)) {
+    // Beyond ±8.64e15 ms no Date exists: the session's createdAt could not be written.
+    if (!Number.isFinite(at) || Math.abs(at) > MAX_DATE_MS) {
       payload.issues.push({
         code: 'custom',
         message: 'must be an ISO 8601 date-time or epoch milliseconds',

@@ -76,6 +76,15 @@ describe('a USER_LOGGED_IN event', () => {
     expect(unreadable).toMatch(/must be an ISO 8601 date-time or epoch milliseconds/);
   });
 
+  it.each([-1e16, 1e16, 8.64e15 + 1])(
+    'refuses at once a login time no date can hold (%d), instead of failing on it',
+    (timestamp) => {
+      expect(refusal(login({ timestamp }))).toMatch(
+        /must be an ISO 8601 date-time or epoch milliseconds/,
+      );
+    },
+  );
+
   it('ages the session from the login, not from when the event arrived', () => {
     const plan = planUserEvent(login({ timestamp: NOW - 20 * 60_000 }), NOW);
 
