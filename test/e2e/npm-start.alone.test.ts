@@ -11,6 +11,7 @@ import { stopByPidFile, waitUntil } from '../../local/processes.ts';
 import { api } from '../support/api.ts';
 import { startHungBroker } from '../support/hung-broker.ts';
 import { testPorts } from '../support/test-stack.ts';
+import { withStampDays } from '../support/utc-days.ts';
 import { eventually } from '../support/wait.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -185,13 +186,20 @@ describe.each(scenarios)('npm start $name', ({ port, env, embedded, why }) => {
 
     const action = `start-${randomUUID().slice(0, 8)}`;
     const events = Array.from({ length: 10 }, (_, i) => ({ userId: `user-${i}`, action }));
-    expect(
-      (await api(apiUrl, '/analytics/events', { method: 'POST', body: { events } })).status,
-    ).toBe(202);
-    const today = new Date().toISOString().slice(0, 10);
+    const { result: tracked, days } = await withStampDays(() =>
+      api(apiUrl, '/analytics/events', { method: 'POST', body: { events } }),
+    );
+    expect(tracked.status).toBe(202);
     await eventually(
-      () => api<{ actions: Record<string, number> }>(apiUrl, `/analytics/daily/${today}`),
-      ({ body }) => body.actions[action] === 10,
+      () =>
+        Promise.all(
+          days.map(
+            async (day) =>
+              (await api<{ actions: Record<string, number> }>(apiUrl, `/analytics/daily/${day}`))
+                .body.actions[action] ?? 0,
+          ),
+        ),
+      (counts) => counts.reduce((total, count) => total + count, 0) === 10,
       { what: '10 actions counted' },
     );
   }, 60_000);
