@@ -1,4 +1,7 @@
+import { type orderKeys, TTL } from '../keys.ts';
 import { defineScript, type ScriptCall } from '../redis/scripts.ts';
+
+type OrderKeys = ReturnType<typeof orderKeys>;
 
 /**
  * A batch of orders in two Redis requests (process-order.ts): BEGIN_ORDERS claims every order
@@ -6,8 +9,8 @@ import { defineScript, type ScriptCall } from '../redis/scripts.ts';
  * order was what the client cost most (a command object ~5 µs, a pipeline ~2 µs to create), so
  * the per-order writes travel as ARGV of one EVAL instead. The values are JSON the caller built;
  * the scripts only place them. Each Lua sits beside its JavaScript mirror (the embedded store
- * runs the mirror), and test/integration/order-batch-scripts.test.ts runs both on the same
- * inputs and compares.
+ * runs the mirror), and test/integration/analytics-batch-script.test.ts runs both on the same
+ * inputs and compares (beside the analytics batch script).
  */
 
 /** KEYS per order of BEGIN_ORDERS, in this order. */
@@ -90,6 +93,19 @@ export const BEGIN_ORDERS = defineScript({
   },
 });
 
+/** KEYS and ARGV of BEGIN_ORDERS: each order's keys, its processing and state values (JSON). */
+export const encodeBegin = (
+  claims: ReadonlyArray<{ keys: OrderKeys; processing: string; state: string }>,
+): { keys: string[]; args: Array<string | number> } => {
+  const keys: string[] = [];
+  const args: Array<string | number> = [TTL.orderResult, TTL.orderProcessing, TTL.orderState];
+  for (const { keys: k, processing, state } of claims) {
+    keys.push(k.state, k.result, k.error, k.attempts, k.processing);
+    args.push(processing, state);
+  }
+  return { keys, args };
+};
+
 /** KEYS per order run of FINISH_ORDERS, in this order. */
 export const FINISH_KEYS_PER_RUN = 3;
 
@@ -139,3 +155,28 @@ export const FINISH_ORDERS = defineScript({
     return released;
   },
 });
+
+/** What FINISH_ORDERS writes for one order run: its result or error (JSON), and its state. */
+export interface RunWrite {
+  keys: OrderKeys;
+  /** `keys.result` or `keys.error`. */
+  target: string;
+  value: string;
+  ttl: number;
+  state: string;
+}
+
+/** KEYS and ARGV of FINISH_ORDERS: the writes of the runs, and the orders released. */
+export const encodeFinish = (
+  runs: readonly RunWrite[],
+  released: readonly OrderKeys[],
+): { keys: string[]; args: Array<string | number> } => {
+  const keys: string[] = [];
+  const args: Array<string | number> = [runs.length, TTL.orderState];
+  for (const { keys: k, target, value, ttl, state } of runs) {
+    keys.push(target, k.state, k.processing);
+    args.push(value, ttl, state);
+  }
+  for (const k of released) keys.push(k.attempts);
+  return { keys, args };
+};

@@ -3,7 +3,13 @@ import { recordMetric } from '../metrics.ts';
 import { runScript } from '../redis/scripts.ts';
 import { requireRedis } from '../redis/service.ts';
 import type { Services } from '../services.ts';
-import { BEGIN_ORDERS, FINISH_ORDERS } from './batch-scripts.ts';
+import {
+  BEGIN_ORDERS,
+  encodeBegin,
+  encodeFinish,
+  FINISH_ORDERS,
+  type RunWrite,
+} from './batch-scripts.ts';
 import { stateOf } from './order-status.ts';
 import { checkOrderTotals, type OrderOutcome, type OrderStep } from './order-step.ts';
 import type { OrderEvent } from './schema.ts';
@@ -80,8 +86,7 @@ export const claimOrders = async (
   const redis = redisOf(services);
   const claims = new Map<OrderEvent, Claim>();
   const firsts = new Map<string, Claim>();
-  const keys: string[] = [];
-  const args: Array<string | number> = [TTL.orderResult, TTL.orderProcessing, TTL.orderState];
+  const begin: Array<{ keys: Claim['keys']; processing: string; state: string }> = [];
   const claimed: Claim[] = [];
   for (const order of orders) {
     let settle: Claim['settle'] = () => undefined;
@@ -101,32 +106,26 @@ export const claimOrders = async (
     if (first) continue;
     firsts.set(order.orderId, claim);
     claimed.push(claim);
-    const { state, result, error, attempts, processing } = claim.keys;
-    keys.push(state, result, error, attempts, processing);
-    args.push(
-      JSON.stringify({
+    begin.push({
+      keys: claim.keys,
+      processing: JSON.stringify({
         status: 'processing',
         ...order,
         ...baseOf(order),
         startedAt: new Date().toISOString(),
       }),
-      JSON.stringify(stateOf(order, 'processing')),
-    );
+      state: JSON.stringify(stateOf(order, 'processing')),
+    });
   }
   // Through the client that leaves replies as they are: the reply is numbers either way.
+  const { keys, args } = encodeBegin(begin);
   const replies =
     claimed.length === 0 ? [] : await runScript(redis.unparsed, BEGIN_ORDERS, keys, args);
   claimed.forEach((claim, i) => {
     claim.attempts = Number(replies[i]);
   });
 
-  const written: Array<{
-    claim: Claim;
-    target: string;
-    value: string;
-    ttl: number;
-    state: string;
-  }> = [];
+  const written: RunWrite[] = [];
   const released: Claim[] = [];
   const run = async (order: OrderEvent): Promise<ProcessOutcome> => {
     const claim = claims.get(order);
@@ -163,16 +162,13 @@ export const claimOrders = async (
   };
   const finish = async () => {
     if (written.length === 0 && released.length === 0) return;
-    const finishKeys: string[] = [];
-    const finishArgs: Array<string | number> = [written.length, TTL.orderState];
-    for (const { claim, target, value, ttl, state } of written) {
-      finishKeys.push(target, claim.keys.state, claim.keys.processing);
-      finishArgs.push(value, ttl, state);
-    }
-    for (const claim of released) finishKeys.push(claim.keys.attempts);
-    await runScript(redis.unparsed, FINISH_ORDERS, finishKeys, finishArgs);
-    for (const { target, claim } of written) {
-      recordMetric(target === claim.keys.result ? 'OrdersCompleted' : 'OrdersFailed');
+    const finishing = encodeFinish(
+      written,
+      released.map((claim) => claim.keys),
+    );
+    await runScript(redis.unparsed, FINISH_ORDERS, finishing.keys, finishing.args);
+    for (const { target, keys: own } of written) {
+      recordMetric(target === own.result ? 'OrdersCompleted' : 'OrdersFailed');
     }
   };
   return { run, release, finish };
@@ -192,12 +188,11 @@ const skip = (claim: Claim): ProcessOutcome => {
 };
 
 /** What FINISH_ORDERS writes for a run: the result or the error, and the state. */
-const outcomeWrite = (claim: Claim, outcome: OrderOutcome) => {
-  const { order, keys, attempts } = claim;
+const outcomeWrite = ({ order, keys, attempts }: Claim, outcome: OrderOutcome): RunWrite => {
   if (outcome.ok) {
     const { ok: _ok, ...totals } = outcome;
     return {
-      claim,
+      keys,
       target: keys.result,
       value: JSON.stringify({
         ...baseOf(order),
@@ -212,7 +207,7 @@ const outcomeWrite = (claim: Claim, outcome: OrderOutcome) => {
     };
   }
   return {
-    claim,
+    keys,
     target: keys.error,
     value: JSON.stringify(errorOf(order, outcome.reason, attempts, false)),
     ttl: TTL.orderError,
