@@ -19,10 +19,7 @@ export const processOrders = ({ step, ...deps }: ConsumerDeps & { step?: OrderSt
     mode: 'claimed-in-order',
     ...deps,
     parse: (record) => z.parse(orderEventSchema, record.value),
-    claim: async (orders, services) => {
-      const batch = await claimOrders(services, orders, step);
-      return { ...batch, run: async (order) => void (await batch.run(order)) };
-    },
+    claim: (orders, services) => claimOrders(services, orders, step),
     settleWith: recordingOrderFailures,
   });
 

@@ -10,7 +10,7 @@ import { type LoopOptions, positionOf, type RecordFailure, settle } from './reco
 /** What a consumer's domain hands back once it claimed the usable records of a batch. */
 export interface ClaimedBatch<U> {
   /** Handles one claimed value, in its partition's offset order; a throw settles its record. */
-  run: (value: U) => Promise<void>;
+  run: (value: U) => Promise<unknown>;
   /** The values of a stopped partition that will not run in this invocation. */
   release: (values: readonly U[]) => void;
   /** Writes what the runs and releases left (the batch's last request). */
