@@ -425,7 +425,7 @@ const orderBatchArbitrary = fc.array(
   fc.record({
     prior: fc.constantFrom(...(Object.keys(PRIOR) as Array<keyof typeof PRIOR>)),
     attempts: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
-    then: fc.constantFrom('completed', 'failed', 'released'),
+    outcome: fc.constantFrom('completed', 'failed', 'released'),
   }),
   { minLength: 1, maxLength: 4 },
 );
@@ -475,17 +475,17 @@ describe('the order batch scripts: Lua on Redis and their JavaScript mirrors', (
         const replies = (jsClaims as { reply: number[] }).reply;
         const runs: RunWrite[] = [];
         const released = [];
-        for (const [i, { then }] of orders.entries()) {
+        for (const [i, { outcome }] of orders.entries()) {
           const keys = all[i] as (typeof all)[number];
           if (replies[i] === 0) continue;
-          if (then === 'released') released.push(keys);
+          if (outcome === 'released') released.push(keys);
           else
             runs.push({
               keys,
-              target: then === 'completed' ? keys.result : keys.error,
-              value: JSON.stringify({ status: then, attempts: replies[i] }),
-              ttl: then === 'completed' ? 3600 : 86_400,
-              state: JSON.stringify({ status: then }),
+              target: outcome === 'completed' ? keys.result : keys.error,
+              value: JSON.stringify({ status: outcome, attempts: replies[i] }),
+              ttl: outcome === 'completed' ? 3600 : 86_400,
+              state: JSON.stringify({ status: outcome }),
             });
         }
         const finish = encodeFinish(runs, released);
