@@ -1,3 +1,4 @@
+import { Redis, type Requester } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { processOrders } from '../../functions/process-orders.ts';
 import { attemptsKey, deadLetterTopicOf } from '../../lib/kafka/dead-letters.ts';
@@ -5,6 +6,7 @@ import { orderKeys } from '../../lib/keys.ts';
 import { BEGIN_ORDERS, FINISH_ORDERS } from '../../lib/orders/batch-scripts.ts';
 import { checkOrderTotals, type OrderStep } from '../../lib/orders/order-step.ts';
 import type { OrderEvent } from '../../lib/orders/schema.ts';
+import { createRedisServiceOver } from '../../lib/redis/client.ts';
 import type { Services } from '../../lib/services.ts';
 import { testKafka, uniqueTopic } from '../support/kafka.ts';
 import { inspector, keygen, recordingRedisService, type SentRequest } from '../support/redis.ts';
@@ -92,6 +94,27 @@ const stored = async (orders: OrderEvent[]) =>
       };
     }),
   );
+
+/**
+ * Redis through the gateway, except that the batch's second request (its results) never
+ * arrives: as a function that dies between the two requests.
+ */
+const dyingBeforeTheResults = () => {
+  const http = (
+    new Redis({ url: stack.upstashUrl, token: stack.upstashToken }) as unknown as {
+      client: Requester;
+    }
+  ).client;
+  return createRedisServiceOver({
+    request: (request) => {
+      const body = (request.path?.length ? request.body : [request.body]) as unknown[][];
+      if (body.some(([, lua]) => lua === FINISH_ORDERS.lua)) {
+        return Promise.reject(new Error('the function died before writing the results'));
+      }
+      return http.request(request);
+    },
+  });
+};
 
 /** Which script each request sent ('begin', 'finish', or the commands' names). */
 const scriptsOf = (requests: SentRequest[]) =>
@@ -218,5 +241,31 @@ describe('processOrders takes a batch in two Redis requests', () => {
     expect(await stored([stuck])).toEqual([
       { status: 'completed', recorded: 2, processing: false, attempts: 2 },
     ]);
+  });
+
+  it('leaves every claimed order processing with its attempts one up when it dies between the two requests; the redelivery processes each once more', async () => {
+    const topic = newTopic('batch-dies');
+    const orders = [order(), order(), order()];
+    const event = mskEvent(orders.map((value, n) => recordOf(topic, 0, n, value)));
+    const { step, runs } = countingStep();
+
+    const dying = processOrders({
+      services: () => ({ ...services, redis: dyingBeforeTheResults() }),
+      step,
+    });
+    await expect(dying(structuredClone(event))).rejects.toThrow(/died before writing/);
+    const leftBehind = await stored(orders);
+    const redelivered = await processOrders({ services: () => services, step })(
+      structuredClone(event),
+    );
+
+    expect(leftBehind).toEqual(
+      orders.map(() => ({ status: 'processing', recorded: null, processing: true, attempts: 1 })),
+    );
+    expect(redelivered).toEqual({ batchItemFailures: [] });
+    expect(await stored(orders)).toEqual(
+      orders.map(() => ({ status: 'completed', recorded: 2, processing: false, attempts: 2 })),
+    );
+    expect(orders.map(({ orderId }) => runs.get(orderId))).toEqual([2, 2, 2]);
   });
 });
