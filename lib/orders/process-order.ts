@@ -107,6 +107,8 @@ export interface OrderBatch {
  * too, which is why a step with outside effects must be idempotent by orderId). An order
  * released (its partition stopped before it) gets its attempt back, so attempts count runs.
  * Only the first copy of an orderId in the batch is claimed; later copies follow it.
+ * @throws when Redis fails: none of the orders may be run (the claim may or may not have been
+ *   written; a claim written and never finished is the crash above).
  */
 export const claimOrders = async (
   services: Pick<Services, 'redis'>,
