@@ -49,7 +49,7 @@ const whyAboveFloor: Record<string, string> = {
   processAnalytics:
     'beyond decoding: the record checks (eventId, timestamp -> UTC day), the daily aggregation, and building the one EVAL of the batch (its arguments, the dedup holds) through @upstash/redis.',
   processOrders:
-    "each order is 3 Redis requests (MGET of its state, a pipeline of 5 writes, a pipeline of 3), each through @upstash/redis's command and pipeline objects (a pipeline builds ~200 methods when created), plus zod's parse of the order: per-record I/O by design (an order's step runs between its reads and its writes), so the client's cost per request stays per record.",
+    "the batch is two Redis requests (one EVAL claims every order not done, one writes every result), so what is left is per order: decoding beyond the floor, zod's parse of the order (~1.3 floors), and the JSON of the four values each order writes, which GET /orders/{id} and the design read as they are (the processing state carrying the whole order, the state twice, the result: ~2 floors together), with the garbage of all of it; measured ~7x (was ~22-27x with 3 requests per order).",
   userCacheEvents:
     "the batch is one Redis pipeline, so what is left is per record: decoding beyond the floor (the key, the headers, the base64 check, ~1 floor), zod's parse of each USER_* event (the session id pattern, the login time, the size of sessionData) with the session's JSON (~1.7 floors), a SET or DEL command object per event through @upstash/redis, and the garbage of all of it; with that planning replaced by a constant plan it measured ~3.6-3.9x.",
 };

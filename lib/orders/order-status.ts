@@ -64,10 +64,11 @@ export const stateOf = (
   order: { orderId: string; userId: string },
   status: OrderStatus,
   failure: { error: string; deadLettered?: true } | Record<string, never> = {},
+  updatedAt: string = new Date().toISOString(),
 ): OrderStateRecord => ({
   orderId: order.orderId,
   userId: order.userId,
   status,
-  updatedAt: new Date().toISOString(),
+  updatedAt,
   ...failure,
 });

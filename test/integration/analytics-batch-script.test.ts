@@ -13,12 +13,19 @@ import {
   encodeBatch,
   type PartitionIncrements,
 } from '../../lib/analytics/batch-script.ts';
-import { dailyKeys } from '../../lib/keys.ts';
+import { dailyKeys, orderKeys } from '../../lib/keys.ts';
+import {
+  BEGIN_ORDERS,
+  encodeBegin,
+  encodeFinish,
+  FINISH_ORDERS,
+  type RunWrite,
+} from '../../lib/orders/batch-scripts.ts';
 import { redisServiceFor } from '../support/redis.ts';
 import { memoryRedis } from '../unit/script-memory-store.ts';
 import { uniqueDay } from './msk-events.ts';
 
-// The analytics batch script: its Lua on the real Redis (through the gateway, with
+// The analytics batch script, and the order batch scripts (at the end): its Lua on the real Redis (through the gateway, with
 // @upstash/redis) and its JavaScript mirror (what the embedded store runs) give the same
 // replies and leave the same keys; and applied through any Lambda-like sequence of
 // deliveries, crashes and redeliveries, every event is counted exactly once.
@@ -391,6 +398,108 @@ describe('applyAnalyticsBatch on the real Redis', () => {
         expect(await raw.scard(day.activeUsers)).toBe(users);
       }),
       { numRuns: 25 },
+    );
+  });
+});
+
+// --- the order batch scripts: Lua and mirror side by side ---------------------------------------
+
+/** What an order's keys hold before its batch: the ways an order can be left (or garbage). */
+const PRIOR = {
+  none: {},
+  processing: { state: { status: 'processing' }, processing: { status: 'processing' } },
+  completed: { state: { status: 'completed' }, result: { status: 'completed' } },
+  resultOnly: { result: { status: 'completed' } },
+  failed: { state: { status: 'failed', error: 'no' }, error: { error: 'no' } },
+  deadLettered: {
+    state: { status: 'failed', deadLettered: true },
+    error: { error: 'timeout', deadLettered: true },
+  },
+  oldError: { error: { error: 'no' } },
+  garbageState: { state: 'not json' },
+  garbageError: { error: 'not json' },
+  nullError: { error: null },
+} as const;
+
+const orderBatchArbitrary = fc.array(
+  fc.record({
+    prior: fc.constantFrom(...(Object.keys(PRIOR) as Array<keyof typeof PRIOR>)),
+    attempts: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+    outcome: fc.constantFrom('completed', 'failed', 'released'),
+  }),
+  { minLength: 1, maxLength: 4 },
+);
+
+describe('the order batch scripts: Lua on Redis and their JavaScript mirrors', () => {
+  it('claim and finish a batch with the same replies, leaving the same keys, values and TTLs (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(orderBatchArbitrary, async (orders) => {
+        const run = randomUUID().slice(0, 8);
+        const all = orders.map((_, i) => orderKeys(`test-order-batch-${run}-${i}`));
+        const allKeys = all.flatMap((k) => Object.values(k));
+        for (const key of allKeys) made.add(key);
+        const mirror = memoryRedis();
+        const seed = raw.pipeline();
+        const both = (command: string, ...args: Array<string | number>) => {
+          mirror.call(command, ...args);
+          seed.eval(
+            `return redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))`,
+            [String(args[0])],
+            [command, ...args.slice(1).map(String)],
+          );
+        };
+        orders.forEach(({ prior, attempts }, i) => {
+          const k = all[i] as (typeof all)[number];
+          for (const [name, value] of Object.entries(PRIOR[prior])) {
+            const text = typeof value === 'string' ? value : JSON.stringify(value);
+            both('SET', k[name as keyof typeof k], text, 'EX', 900);
+          }
+          if (attempts !== undefined) both('SET', k.attempts, String(attempts), 'EX', 900);
+        });
+        if (seed.length() > 0) await seed.exec();
+        const begin = encodeBegin(
+          all.map((keys, i) => ({
+            keys,
+            processing: JSON.stringify({ status: 'processing', n: i }),
+            state: JSON.stringify({ status: 'processing' }),
+          })),
+        );
+
+        const luaClaims = await outcomeOf(() => raw.eval(BEGIN_ORDERS.lua, begin.keys, begin.args));
+        const jsClaims = await outcomeOf(() =>
+          BEGIN_ORDERS.emulate(mirror.call, begin.keys, begin.args.map(String)),
+        );
+        expect(luaClaims).toEqual(jsClaims);
+        sameState(await redisState(allKeys), memoryState(mirror, allKeys));
+
+        const replies = (jsClaims as { reply: number[] }).reply;
+        const runs: RunWrite[] = [];
+        const released = [];
+        for (const [i, { outcome }] of orders.entries()) {
+          const keys = all[i] as (typeof all)[number];
+          if (replies[i] === 0) continue;
+          if (outcome === 'released') released.push(keys);
+          else
+            runs.push({
+              keys,
+              target: outcome === 'completed' ? keys.result : keys.error,
+              value: JSON.stringify({ status: outcome, attempts: replies[i] }),
+              ttl: outcome === 'completed' ? 3600 : 86_400,
+              state: JSON.stringify({ status: outcome }),
+            });
+        }
+        const finish = encodeFinish(runs, released);
+
+        const luaFinish = await outcomeOf(() =>
+          raw.eval(FINISH_ORDERS.lua, finish.keys, finish.args),
+        );
+        const jsFinish = await outcomeOf(() =>
+          FINISH_ORDERS.emulate(mirror.call, finish.keys, finish.args.map(String)),
+        );
+        expect(luaFinish).toEqual(jsFinish);
+        sameState(await redisState(allKeys), memoryState(mirror, allKeys));
+      }),
+      { numRuns: 60 },
     );
   });
 });

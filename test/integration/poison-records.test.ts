@@ -277,7 +277,9 @@ describe('dead-lettering rules', () => {
     expect(response).toEqual({
       batchItemFailures: [{ itemIdentifier: { partition: `${topic}-0`, offset: 3 } }],
     });
-    expect(await statusOf(next)).toBe('none');
+    // Claimed with its batch, then given back unprocessed: no result, no error, no attempt.
+    expect(await statusOf(next)).toBe('processing');
+    expect(await redis.get(orderKeys(next.orderId).attempts)).toBe(0);
   });
 
   it('userCacheEvents dead-letters a malformed USER_* event in the middle of its batch, and applies the rest in one request', async () => {

@@ -3,6 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ValidationError } from '../../lib/errors.ts';
 import type { Settlement } from '../../lib/kafka/dead-letters.ts';
 import type { KafkaService } from '../../lib/kafka/producer.ts';
+import {
+  type ClaimedBatch,
+  handleClaimedInOrder,
+} from '../../lib/lambda/consumer/claimed-in-order.ts';
 import { handleRecordsInOrder } from '../../lib/lambda/consumer/in-order.ts';
 import { kafkaConsumer } from '../../lib/lambda/consumer/kafka-consumer.ts';
 import type { RecordFailure } from '../../lib/lambda/consumer/record-failure.ts';
@@ -10,7 +14,7 @@ import { handleBatchAtOnce, type PartitionSlice } from '../../lib/lambda/consume
 import { RecordDecodeError } from '../../lib/lambda/kafka-event.ts';
 import { loadAwsFixture } from '../support/fixtures.ts';
 
-// The two loops of a consumer, and the one call that wires them, driven by AWS's own event
+// The three loops of a consumer, and the one call that wires them, driven by AWS's own event
 // fixture (test/fixtures/aws/msk-event.json): its record is cloned to the partitions and
 // offsets a test needs, as Powertools' batch tests build their events from one sample.
 
@@ -278,6 +282,124 @@ describe('the whole-batch loop', () => {
       ),
     ).rejects.toThrow('Redis script failed');
     expect(deadLetters).toBe(0);
+  });
+});
+
+describe('the claimed-in-order loop', () => {
+  /** A domain that records what the loop asks of it; `throwsAt` offsets fail their run. */
+  const domain = (throwsAt: number[] = []) => {
+    const seen = { claimed: [] as number[], ran: [] as number[], released: [] as number[] };
+    const calls: string[] = [];
+    const batch: ClaimedBatch<number> = {
+      run: async (offset) => {
+        seen.ran.push(offset);
+        if (throwsAt.includes(offset)) throw new Error(`step failed at ${offset}`);
+      },
+      release: (offsets) => {
+        seen.released.push(...offsets);
+      },
+      finish: async () => {
+        calls.push('finish');
+      },
+    };
+    const work = {
+      parse: (record: { offset: number; value: unknown }) => {
+        if (record.value === null || typeof record.value !== 'object' || 'bad' in record.value) {
+          throw new ValidationError('not a thing');
+        }
+        return record.offset;
+      },
+      claim: async (offsets: number[]) => {
+        calls.push('claim');
+        seen.claimed.push(...offsets);
+        return batch;
+      },
+    };
+    return { seen, calls, work };
+  };
+
+  it('claims every usable record of every partition at once, runs each partition in offset order, then finishes once', async () => {
+    const { seen, calls, work } = domain();
+    const event = eventOf({ 0: { 16: {}, 15: {} }, 1: { 40: {}, 41: { bad: true } } });
+
+    const response = await handleClaimedInOrder(event, work, () => undefined, {
+      deadLetters: async () => deadLettered,
+    });
+
+    expect(calls).toEqual(['claim', 'finish']);
+    expect(seen.claimed.sort()).toEqual([15, 16, 40]);
+    expect(seen.ran.filter((offset) => offset < 40)).toEqual([15, 16]);
+    expect(response).toEqual({ batchItemFailures: [] });
+  });
+
+  it('stops a partition at a failed run it cannot dead-letter, reports that offset and releases the usable records after it', async () => {
+    const { seen, work } = domain([16]);
+    const event = eventOf({ 0: { 15: {}, 16: {}, 17: { bad: true }, 18: {} }, 1: { 40: {} } });
+    const failures: RecordFailure[] = [];
+
+    const response = await handleClaimedInOrder(event, work, (f) => failures.push(f));
+
+    expect(response).toEqual({ batchItemFailures: [failure(0, 16)] });
+    expect(seen.ran.sort()).toEqual([15, 16, 40]);
+    expect(seen.released).toEqual([18]);
+    expect(failures.map(({ position }) => position.offset)).toEqual([16]);
+  });
+
+  it("settles each partition's first record with the claim's error when the claim throws (Redis out of reach)", async () => {
+    const event = eventOf({ 0: { 15: {}, 16: {} }, 1: { 40: {} } });
+    const settled: unknown[] = [];
+
+    const response = await handleClaimedInOrder(
+      event,
+      {
+        parse: (record) => record.offset,
+        claim: async () => {
+          throw new Error('Redis refused');
+        },
+      },
+      () => undefined,
+      {
+        deadLetters: async (_source, error) => {
+          settled.push(error instanceof Error ? error.message : error);
+          return { outcome: 'retry', attempts: 1, reason: 'attempt 1 of 5' };
+        },
+      },
+    );
+
+    expect(response).toEqual({ batchItemFailures: [failure(0, 15), failure(1, 40)] });
+    expect(settled).toEqual(['Redis refused', 'Redis refused']);
+  });
+
+  it('fails the invocation when finishing throws: the writes did not happen, the batch comes back whole', async () => {
+    const { work } = domain();
+    const claim = work.claim;
+    work.claim = async (offsets) => ({
+      ...(await claim(offsets)),
+      finish: async () => {
+        throw new Error('Redis refused the writes');
+      },
+    });
+
+    await expect(handleClaimedInOrder(eventOf({ 0: { 15: {} } }), work)).rejects.toThrow(
+      'Redis refused the writes',
+    );
+  });
+
+  it('calls afterWrite once, after finishing, with every record handled', async () => {
+    const { calls, work } = domain([16]);
+    const seen: number[][] = [];
+
+    await handleClaimedInOrder(eventOf({ 0: { 15: {}, 16: {} }, 1: { 40: {} } }), work, undefined, {
+      hooks: {
+        afterWrite: (positions) => {
+          calls.push('afterWrite');
+          seen.push(positions.map(({ offset }) => offset).sort());
+        },
+      },
+    });
+
+    expect(calls).toEqual(['claim', 'finish', 'afterWrite']);
+    expect(seen).toEqual([[15, 40]]);
   });
 });
 

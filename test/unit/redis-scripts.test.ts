@@ -50,6 +50,7 @@ describe('the project’s Lua scripts and Upstash’s script lock', () => {
       join('analytics', 'dedup.ts'),
       join('fallback', 'drain.ts'),
       join('fallback', 'messages.ts'),
+      join('orders', 'batch-scripts.ts'),
       join('orders', 'create-order.ts'),
     ]);
     expect(scripts).toHaveLength(modules.reduce((sum, { count }) => sum + count, 0));

@@ -1,5 +1,6 @@
 import type { Services } from '../../services.ts';
 import type { KafkaRecord } from '../kafka-event.ts';
+import { type ClaimedBatch, handleClaimedInOrder } from './claimed-in-order.ts';
 import { type KafkaHandler, kafkaHandler } from './handler.ts';
 import { handleRecordsInOrder } from './in-order.ts';
 import type { ConsumerHooks, RecordSettler } from './record-failure.ts';
@@ -18,7 +19,7 @@ export interface ConsumerDeps {
 }
 
 /** How a consumer goes through a batch, and what it does with it. */
-export type ConsumerWork<T> =
+export type ConsumerWork<T, U = unknown> =
   /** Record by record, each partition in offset order (in-order.ts). */
   | {
       mode: 'in-order';
@@ -30,10 +31,20 @@ export type ConsumerWork<T> =
       handle: (slices: PartitionSlice<T>[], services: ConsumerServices) => Promise<void>;
       /** Why a decoded value is unusable (it is dead-lettered), or undefined when it is fine. */
       problemOf?: (value: unknown, record: KafkaRecord<T>) => string | undefined;
+    }
+  /**
+   * Every record parsed and the usable ones claimed in one step, then run record by record in
+   * each partition's offset order, then one write (claimed-in-order.ts).
+   */
+  | {
+      mode: 'claimed-in-order';
+      /** The record's value for `claim`; a throw makes it unusable (it is settled). */
+      parse: (record: KafkaRecord<T>) => U;
+      claim: (values: U[], services: ConsumerServices) => Promise<ClaimedBatch<U>>;
     };
 
-export type KafkaConsumerOptions<T> = ConsumerDeps &
-  ConsumerWork<T> & {
+export type KafkaConsumerOptions<T, U = unknown> = ConsumerDeps &
+  ConsumerWork<T, U> & {
     name: string;
     /**
      * What else settling a record that cannot be handled takes, around the dead-letter writer
@@ -47,7 +58,9 @@ export type KafkaConsumerOptions<T> = ConsumerDeps &
  * `mode` over the decoded records, dead-lettering of records that cannot be handled
  * (lib/kafka/dead-letters.ts) and the partial-batch response for the rest.
  */
-export const kafkaConsumer = <T = unknown>(options: KafkaConsumerOptions<T>): KafkaHandler =>
+export const kafkaConsumer = <T = unknown, U = unknown>(
+  options: KafkaConsumerOptions<T, U>,
+): KafkaHandler =>
   kafkaHandler(options.name, (event, { recordFailed, deadLetters }) => {
     const services = options.services();
     const settle = deadLetters(services, options.maxAttempts);
@@ -60,6 +73,15 @@ export const kafkaConsumer = <T = unknown>(options: KafkaConsumerOptions<T>): Ka
       return handleRecordsInOrder<T>(
         event,
         (record) => handle(record, services),
+        recordFailed,
+        loop,
+      );
+    }
+    if (options.mode === 'claimed-in-order') {
+      const { parse, claim } = options;
+      return handleClaimedInOrder<T, U>(
+        event,
+        { parse, claim: (values) => claim(values, services) },
         recordFailed,
         loop,
       );
