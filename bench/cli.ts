@@ -16,12 +16,14 @@ import { producerBenchmark } from './producer.ts';
 import type { Benchmark } from './support/benchmark.ts';
 import { markdownOf, REPO_ROOT, readResult, runAndRecord } from './support/report.ts';
 
+// http last: its serverless offline workers under 50 connections load the machine for a while
+// after it ends, which the cold-start medians that followed it used to pay.
 const BENCHMARKS: Benchmark[] = [
   analyticsBenchmark,
   consumerBenchmark,
-  httpBenchmark,
   coldstartBenchmark,
   producerBenchmark,
+  httpBenchmark,
 ];
 
 const BENCHMARKS_MD = join(REPO_ROOT, 'docs', 'benchmarks.md');

@@ -268,7 +268,7 @@ export const consumerWorkloads = async (
     },
     {
       name: 'processOrders',
-      records: 'orders of 1-3 items (each processed: read state, 2 writes)',
+      records: 'orders of 1-3 items, each new (claimed and finished with its batch)',
       topic: 'orders',
       values: orderValues(random, analytics.length, runId),
       build: (services) => processOrders({ services }),
