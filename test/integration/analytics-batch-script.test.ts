@@ -173,6 +173,22 @@ const increments = (
 });
 
 /** The reply, or the error message, of a call. */
+/**
+ * Writes the same starting state on both sides: a command on the mirror's store now, and on
+ * Redis through `seed` (a pipeline the caller sends), each as a one-line script so a key the
+ * command names travels in KEYS.
+ */
+const seedingBoth =
+  (mirror: ReturnType<typeof memoryRedis>, seed: ReturnType<Redis['pipeline']>) =>
+  (command: string, ...args: Array<string | number>) => {
+    mirror.call(command, ...args);
+    seed.eval(
+      `return redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))`,
+      [String(args[0])],
+      [command, ...args.slice(1).map(String)],
+    );
+  };
+
 const outcomeOf = async (call: () => unknown): Promise<unknown> => {
   try {
     return { reply: await call() };
@@ -218,14 +234,7 @@ describe('the analytics batch script: Lua on Redis and its JavaScript mirror', (
         // The same starting state on both sides.
         const mirror = memoryRedis();
         const seed = raw.pipeline();
-        const both = (command: string, ...args: Array<string | number>) => {
-          mirror.call(command, ...args);
-          seed.eval(
-            `return redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))`,
-            [String(args[0])],
-            [command, ...args.slice(1).map(String)],
-          );
-        };
+        const both = seedingBoth(mirror, seed);
         partitions.forEach(({ appliedBefore }, i) => {
           if (appliedBefore === undefined) return;
           const stored =
@@ -440,14 +449,7 @@ describe('the order batch scripts: Lua on Redis and their JavaScript mirrors', (
         for (const key of allKeys) made.add(key);
         const mirror = memoryRedis();
         const seed = raw.pipeline();
-        const both = (command: string, ...args: Array<string | number>) => {
-          mirror.call(command, ...args);
-          seed.eval(
-            `return redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2))`,
-            [String(args[0])],
-            [command, ...args.slice(1).map(String)],
-          );
-        };
+        const both = seedingBoth(mirror, seed);
         orders.forEach(({ prior, attempts }, i) => {
           const k = all[i] as (typeof all)[number];
           for (const [name, value] of Object.entries(PRIOR[prior])) {
