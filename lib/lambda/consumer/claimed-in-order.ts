@@ -5,7 +5,7 @@ import {
   type KafkaRecord,
   type RecordPosition,
 } from '../kafka-event.ts';
-import { type LoopOptions, positionOf, type RecordFailure, settle } from './record-failure.ts';
+import { type LoopOptions, positionOf, type RecordFailure, runOrSettle } from './record-failure.ts';
 
 /** What a consumer's domain hands back once it claimed the usable records of a batch. */
 export interface ClaimedBatch<U> {
@@ -82,21 +82,16 @@ export const handleClaimedInOrder = async <T, U>(
   const failed = await Promise.all(
     lanes.map(async (entries) => {
       for (const [i, entry] of entries.entries()) {
-        let error = entry.error;
-        if (entry.usable) {
-          let threw = false;
-          try {
-            await batch.run(entry.value as U);
-          } catch (thrown) {
-            threw = true;
-            error = thrown;
-          }
-          if (!threw) {
-            handled.push(entry.position);
-            continue;
-          }
-        }
-        if (!(await settle(entry.source, entry.position, error, onFailure, deadLetters))) {
+        const outcome = await runOrSettle(
+          entry.source,
+          entry.position,
+          entry.usable ? () => batch.run(entry.value as U) : undefined,
+          entry.error,
+          onFailure,
+          deadLetters,
+        );
+        if (outcome === 'handled') handled.push(entry.position);
+        if (outcome === 'stopped') {
           batch.release(
             entries.slice(i + 1).flatMap((later) => (later.usable ? [later.value as U] : [])),
           );

@@ -5,7 +5,7 @@ import {
   type KafkaRecord,
   type RecordPosition,
 } from '../kafka-event.ts';
-import { type LoopOptions, positionOf, type RecordFailure, settle } from './record-failure.ts';
+import { type LoopOptions, positionOf, type RecordFailure, runOrSettle } from './record-failure.ts';
 
 /**
  * Handles each record of an `aws:kafka` event: partitions concurrently, the records of one
@@ -25,25 +25,18 @@ export const handleRecordsInOrder = async <T>(
   const failed = await Promise.all(
     [...partitions.values()].map(async (records) => {
       for (const { decoded, source } of records) {
-        let error: unknown;
-        if (decoded.ok) {
-          let threw = false;
-          try {
-            await handle(decoded.record);
-          } catch (thrown) {
-            threw = true;
-            error = thrown;
-          }
-          if (!threw) {
-            // Outside the try: a throw here is the invocation dying, not a failed record.
-            await hooks?.afterWrite?.([positionOf(decoded)]);
-            continue;
-          }
-        } else {
-          error = decoded.error;
-        }
         const position = positionOf(decoded);
-        if (!(await settle(source, position, error, onFailure, deadLetters))) return position;
+        const outcome = await runOrSettle(
+          source,
+          position,
+          decoded.ok ? () => handle(decoded.record) : undefined,
+          decoded.ok ? undefined : decoded.error,
+          onFailure,
+          deadLetters,
+        );
+        // Outside runOrSettle's try: a throw here is the invocation dying, not a failed record.
+        if (outcome === 'handled') await hooks?.afterWrite?.([position]);
+        if (outcome === 'stopped') return position;
       }
       return undefined;
     }),

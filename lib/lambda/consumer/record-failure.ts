@@ -29,7 +29,7 @@ export interface ConsumerHooks {
   afterWrite?: (positions: RecordPosition[]) => void | Promise<void>;
 }
 
-/** What both loops (in-order.ts, whole-batch.ts) do with a record that failed. */
+/** What the loops (in-order.ts, claimed-in-order.ts, whole-batch.ts) do with a record that failed. */
 export interface LoopOptions {
   /** Without it, a failed record stops its partition (it and what follows are redelivered). */
   deadLetters?: RecordSettler;
@@ -61,4 +61,29 @@ export const settle = async (
   if (settlement?.outcome === 'dead-lettered') return true;
   onFailure({ position, error, ...(settlement ? { reason: settlement.reason } : {}) });
   return false;
+};
+
+/**
+ * One record of an in-order loop: `run` when the record is usable (`run` undefined: it is not,
+ * for `unusable`), else, or when `run` throws, settle it. 'handled' and 'settled' (dead-lettered)
+ * let the partition go on; 'stopped' means it stops at this record (reported for redelivery).
+ */
+export const runOrSettle = async (
+  source: MSKRecord,
+  position: RecordPosition,
+  run: (() => Promise<unknown>) | undefined,
+  unusable: unknown,
+  onFailure: (failure: RecordFailure) => void,
+  deadLetters: RecordSettler | undefined,
+): Promise<'handled' | 'settled' | 'stopped'> => {
+  let error = unusable;
+  if (run) {
+    try {
+      await run();
+      return 'handled';
+    } catch (thrown) {
+      error = thrown;
+    }
+  }
+  return (await settle(source, position, error, onFailure, deadLetters)) ? 'settled' : 'stopped';
 };
