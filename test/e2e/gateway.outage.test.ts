@@ -3,6 +3,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { api } from '../support/api.ts';
 import { testStackOutages } from '../support/outages.ts';
 import { inspector } from '../support/redis.ts';
+import { withStampDays } from '../support/utc-days.ts';
 import { eventually } from '../support/wait.ts';
 
 /**
@@ -48,7 +49,7 @@ describe('the API while the Upstash gateway is stopped', () => {
     const orderUser = `user-${randomUUID().slice(0, 8)}`;
     const key = `gw-${randomUUID()}`;
     const action = `gw-${randomUUID().slice(0, 8)}`;
-    const trackedDays = new Set<string>();
+    let trackedDays: string[] = [];
     const warm = await api(apiUrl, `/users/${cachedBefore}`);
     expect(warm.headers.get('x-cache-store')).toBe('redis');
     const placed = await api(apiUrl, '/orders', { method: 'POST', body: order(orderUser) });
@@ -74,14 +75,13 @@ describe('the API while the Upstash gateway is stopped', () => {
       const activity = await timed(() => api(apiUrl, `/users/${orderUser}/activity`));
       // Tracking needs Kafka, not Redis: the events are accepted (only the activity view
       // misses them), so the caller has no reason to retry and count them twice.
-      const dayOf = () => new Date().toISOString().slice(0, 10);
-      trackedDays.add(dayOf());
-      const tracked = await timed(() =>
-        api(apiUrl, '/analytics/events', { method: 'POST', body: { userId: orderUser, action } }),
+      // A run across midnight (UTC) counts the event on one of the two days around the POST.
+      const { result: tracked, days } = await withStampDays(() =>
+        timed(() =>
+          api(apiUrl, '/analytics/events', { method: 'POST', body: { userId: orderUser, action } }),
+        ),
       );
-      // The API stamps the event between these two reads of the clock: a run across midnight
-      // (UTC) counts it on one of the two days.
-      trackedDays.add(dayOf());
+      trackedDays = days;
 
       expect(cachedDuring).toMatchObject({ status: 200, body: { userId: cachedBefore } });
       expect(cachedDuring.headers.get('x-cache')).toBe('miss');
