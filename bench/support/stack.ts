@@ -60,6 +60,9 @@ export const functionEnv = (
   ...overrides,
 });
 
+/** /dev/null, opened once, where the functions' EMF lines go during a benchmark. */
+let devNull: number | undefined;
+
 /**
  * Sets the functions' environment in this process (before their modules are imported). The
  * logger is the exception: lib/log.ts fixes its level when it is first imported, which the
@@ -76,8 +79,6 @@ export const useFunctionEnv = (env: Record<string, string>): void => {
   const fd = devNull;
   writeMetricsTo((line) => writeSync(fd, `${line}\n`));
 };
-
-let devNull: number | undefined;
 
 /** A TCP port nothing listens on right now. */
 export const freePort = (): Promise<number> =>
